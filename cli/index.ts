@@ -1,0 +1,21 @@
+#!/usr/bin/env bun
+import { Command } from 'commander'
+import { VERSION } from '../src/version.ts'
+import { migrateCommand } from './commands/migrate.ts'
+import { serveCommand } from './commands/serve.ts'
+import { fail } from './shared.ts'
+
+const program = new Command('kbot')
+  .description('kbot: an AI chatbot server for Kakao Business channels')
+  .version(VERSION)
+  .option('-c, --config <path>', 'config.toml to read (KBOT_CONFIG)')
+  .option('--database-url <url>', 'database to use (DATABASE_URL)')
+  .showHelpAfterError()
+  .addCommand(serveCommand())
+  .addCommand(migrateCommand())
+
+try {
+  await program.parseAsync()
+} catch (err) {
+  fail(err)
+}

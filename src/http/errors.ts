@@ -1,0 +1,15 @@
+import { AppError } from '../errors.ts'
+
+/** The JSON error body of every non-Kakao failure: `{"error": {"code", "message"}}`. */
+export function errorBody(code: string, message: string) {
+  return { error: { code, message } }
+}
+
+export function errorResponse(err: AppError): Response {
+  return Response.json(errorBody(err.code, err.message), { status: err.status })
+}
+
+export const jsonError = (status: number, code: string, message: string): Response =>
+  Response.json(errorBody(code, message), { status })
+
+export { AppError }

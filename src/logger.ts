@@ -1,0 +1,53 @@
+import pino, { type Logger } from 'pino'
+import pretty from 'pino-pretty'
+
+export type { Logger }
+
+/**
+ * Keys that never reach a log line: secrets, auth headers and Kakao callback URLs (the URL itself is the
+ * single-use credential for the user's answer).
+ */
+export const REDACT_PATHS = [
+  'apiKey',
+  'api_key',
+  '*.apiKey',
+  '*.api_key',
+  'authorization',
+  '*.authorization',
+  '*.headers.authorization',
+  '*.headers["x-kbot-skill-secret"]',
+  'headers["x-kbot-skill-secret"]',
+  'callbackUrl',
+  'callback_url',
+  '*.callbackUrl',
+  '*.callback_url',
+  '*.*.callbackUrl',
+  'adminToken',
+  'admin_token',
+  'skillSecret',
+  'skill_secret',
+]
+
+export interface LoggerOptions {
+  level: string
+  /** Pretty, human-readable lines (DEBUG or a TTY); JSON otherwise. */
+  pretty?: boolean
+  destination?: pino.DestinationStream
+}
+
+export function createLogger(options: LoggerOptions): Logger {
+  const base: pino.LoggerOptions = {
+    level: options.level,
+    base: { pid: process.pid },
+    redact: { paths: REDACT_PATHS, censor: '[redacted]' },
+    serializers: { err: pino.stdSerializers.err },
+  }
+  if (options.destination) return pino(base, options.destination)
+  // Logs go to stderr so that CLI commands keep stdout for data.
+  if (options.pretty)
+    return pino(base, pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true }))
+  return pino(base, pino.destination({ dest: 2, sync: false }))
+}
+
+/** A logger that discards everything; for tests and CLI commands that print their own output. */
+export const silentLogger = (): Logger => pino({ level: 'silent' })

@@ -1,0 +1,121 @@
+import postgres from 'postgres'
+import { AppError } from '../errors.ts'
+import type { Db, Notifier, OpenStoreOptions, Store } from './db.ts'
+import { redactUrl } from './db.ts'
+
+type Sql = postgres.Sql | postgres.TransactionSql
+
+/** Connection-level failures: the server is down, restarting, or unreachable. */
+const UNAVAILABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EPIPE',
+  'CONNECT_TIMEOUT',
+  'CONNECTION_CLOSED',
+  'CONNECTION_ENDED',
+  'CONNECTION_DESTROYED',
+  '57P01', // admin_shutdown
+  '57P02', // crash_shutdown
+  '57P03', // cannot_connect_now (starting up / shutting down)
+  '08000',
+  '08003',
+  '08006',
+])
+
+export function isUnavailable(err: unknown): boolean {
+  const code = (err as { code?: string } | null)?.code
+  return code !== undefined && UNAVAILABLE.has(code)
+}
+
+function wrap(err: unknown): never {
+  if (err instanceof AppError) throw err
+  if (isUnavailable(err))
+    throw new AppError('DB_UNAVAILABLE', `database unavailable: ${(err as Error).message}`, { cause: err })
+  throw err
+}
+
+function makeDb(sql: Sql, inTx = false): Db {
+  const db: Db = {
+    dialect: 'postgres',
+    async query<R>(text: string, params: readonly unknown[] = []) {
+      try {
+        return (await sql.unsafe(text, params as postgres.ParameterOrJSON<never>[], {
+          prepare: true,
+        })) as unknown as R[]
+      } catch (err) {
+        return wrap(err)
+      }
+    },
+    async tx(fn) {
+      if (inTx) return fn(db)
+      try {
+        return (await (sql as postgres.Sql).begin((tx) => fn(makeDb(tx, true)))) as Awaited<
+          ReturnType<typeof fn>
+        >
+      } catch (err) {
+        return wrap(err)
+      }
+    },
+    async exec(text) {
+      try {
+        await sql.unsafe(text)
+      } catch (err) {
+        wrap(err)
+      }
+    },
+    close: async () => {},
+  }
+  return db
+}
+
+export function openPostgres(url: string, options: OpenStoreOptions = {}): Store {
+  const sql = postgres(url, {
+    max: options.max ?? 10,
+    connect_timeout: options.connectTimeout ?? 3,
+    idle_timeout: 60,
+    onnotice: () => {},
+    // int8 (count(*), sums) comes back as a string by default; numbers are what every caller wants here.
+    types: {
+      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+    },
+  })
+  const db = makeDb(sql)
+  let schema: Promise<string> | null = null
+  // Notifications are namespaced by schema, so that test schemas (and tenants) sharing a server stay apart.
+  const channelOf = async (channel: string) => {
+    schema ??= db.query<{ s: string }>('select current_schema() as s').then((r) => r[0]?.s ?? 'public')
+    const s = await schema
+    return s === 'public' ? channel : `${channel}__${s}`
+  }
+
+  const notifier: Notifier = {
+    async listen(channel, onMessage, onReady) {
+      const name = await channelOf(channel)
+      const sub = await sql.listen(name, onMessage, onReady)
+      return async () => {
+        await sub.unlisten().catch(() => {})
+      }
+    },
+    async notify(channel, payload = '') {
+      await db.query('select pg_notify($1, $2)', [await channelOf(channel), payload])
+    },
+  }
+
+  return {
+    db: {
+      ...db,
+      close: async () => {
+        await sql.end({ timeout: 5 })
+      },
+    },
+    notifier,
+    describe: `postgres ${redactUrl(url)}`,
+    async ping() {
+      const start = performance.now()
+      await db.query('select 1')
+      return performance.now() - start
+    },
+    close: () => sql.end({ timeout: 5 }),
+  }
+}

@@ -1,0 +1,92 @@
+import type { Db } from './db.ts'
+import { newId, toDate, toDateOrNull } from './rows.ts'
+
+export type NameState = 'none' | 'awaiting'
+
+export interface AppUser {
+  id: string
+  botId: string
+  kakaoUserId: string
+  plusfriendUserKey: string | null
+  name: string | null
+  nameState: NameState
+  /** While awaiting a name: until when; afterwards the state counts as 'none'. */
+  nameStateUntil: Date | null
+  createdAt: Date
+  updatedAt: Date
+}
+
+type Row = Record<string, unknown>
+
+export const toUser = (r: Row): AppUser => ({
+  id: String(r.id),
+  botId: String(r.bot_id),
+  kakaoUserId: String(r.kakao_user_id),
+  plusfriendUserKey: (r.plusfriend_user_key as string | null) ?? null,
+  name: (r.name as string | null) ?? null,
+  nameState: r.name_state as NameState,
+  nameStateUntil: toDateOrNull(r.name_state_until),
+  createdAt: toDate(r.created_at),
+  updatedAt: toDate(r.updated_at),
+})
+
+/** True while the user is being asked for a name and the question has not expired. */
+export const isAwaitingName = (user: AppUser, now: Date): boolean =>
+  user.nameState === 'awaiting' && (user.nameStateUntil === null || user.nameStateUntil > now)
+
+export interface UserKey {
+  botId: string
+  kakaoUserId: string
+  plusfriendUserKey?: string | null
+}
+
+/**
+ * Finds or creates the user of a Kakao request in one statement (safe under concurrent first messages).
+ * `created` is true when this call inserted the row.
+ */
+export async function upsertUser(
+  db: Db,
+  key: UserKey,
+  now = new Date(),
+): Promise<{ user: AppUser; created: boolean }> {
+  const id = newId()
+  const rows = await db.query<Row>(
+    `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $5)
+     on conflict (bot_id, kakao_user_id) do update
+       set plusfriend_user_key = coalesce(excluded.plusfriend_user_key, appuser.plusfriend_user_key),
+           updated_at = excluded.updated_at
+     returning *`,
+    [id, key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now],
+  )
+  const user = toUser(rows[0]!)
+  return { user, created: user.id === id }
+}
+
+export async function getUser(db: Db, id: string): Promise<AppUser | null> {
+  const rows = await db.query<Row>('select * from appuser where id = $1', [id])
+  return rows[0] ? toUser(rows[0]) : null
+}
+
+export async function setUserName(db: Db, userId: string, name: string, now = new Date()): Promise<AppUser> {
+  const rows = await db.query<Row>(
+    `update appuser set name = $2, name_state = 'none', name_state_until = null, updated_at = $3
+     where id = $1 returning *`,
+    [userId, name, now],
+  )
+  return toUser(rows[0]!)
+}
+
+export async function setNameState(
+  db: Db,
+  userId: string,
+  state: NameState,
+  until: Date | null,
+  now = new Date(),
+): Promise<AppUser> {
+  const rows = await db.query<Row>(
+    'update appuser set name_state = $2, name_state_until = $3, updated_at = $4 where id = $1 returning *',
+    [userId, state, until, now],
+  )
+  return toUser(rows[0]!)
+}

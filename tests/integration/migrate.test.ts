@@ -1,0 +1,126 @@
+import { afterAll, describe, expect, test } from 'bun:test'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Dialect } from '../../src/store/db.ts'
+import { MIGRATIONS_DIR, migrate, migrationStatus, readMigrations } from '../../src/store/migrate.ts'
+import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+
+const ROOT = join(import.meta.dir, '..', '..')
+const TABLES = [
+  'aiprocessingtask',
+  'appuser',
+  'conversation',
+  'eventlog',
+  'logmessage',
+  'message',
+  'promptlog',
+  'prompttemplate',
+  'usersummary',
+]
+
+test('both dialects list the same migration ids and names', () => {
+  const names = (d: string) => readdirSync(join(MIGRATIONS_DIR, d)).sort()
+  expect(names('postgres')).toEqual(names('sqlite'))
+  expect(readMigrations('postgres').map((m) => m.id)).toEqual(readMigrations('sqlite').map((m) => m.id))
+})
+
+async function tables(t: TestDb): Promise<string[]> {
+  const rows =
+    t.dialect === 'postgres'
+      ? await t.store.db.query<{ name: string }>(
+          `select table_name as name from information_schema.tables where table_schema = current_schema()`,
+        )
+      : await t.store.db.query<{ name: string }>(`select name from sqlite_master where type = 'table'`)
+  return rows.map((r) => r.name).filter((n) => !n.startsWith('sqlite_'))
+}
+
+async function columns(t: TestDb, table: string): Promise<string[]> {
+  const rows =
+    t.dialect === 'postgres'
+      ? await t.store.db.query<{ name: string }>(
+          `select column_name as name from information_schema.columns where table_schema = current_schema() and table_name = $1`,
+          [table],
+        )
+      : await t.store.db.query<{ name: string }>(`select name from pragma_table_info($1)`, [table])
+  return rows.map((r) => r.name).sort()
+}
+
+const opened: TestDb[] = []
+afterAll(() => Promise.all(opened.map((t) => t.drop())))
+
+for (const dialect of await testDialects()) {
+  describe(`migrations (${dialect})`, () => {
+    test('the first migration creates every table of SPEC §3, and a second run changes nothing', async () => {
+      const t = await createTestDb(dialect as Dialect, `mig-${dialect}`, { migrate: false })
+      opened.push(t)
+      const first = await migrate(t.store.db)
+      expect(first.applied.map((m) => m.id)).toEqual([1])
+      expect((await tables(t)).sort()).toEqual([...TABLES, 'kbot_migration'].sort())
+      const second = await migrate(t.store.db)
+      expect(second).toEqual({ applied: [], alreadyApplied: 1 })
+      const prompts = await t.store.db.query('select id from prompttemplate')
+      expect(prompts.length).toBe(1)
+      expect((await migrationStatus(t.store.db)).map((s) => s.state)).toEqual(['applied'])
+    })
+
+    test('both dialects have the same columns', async () => {
+      const t = opened.find((o) => o.dialect === dialect)!
+      for (const table of TABLES) expect((await columns(t, table)).length).toBeGreaterThan(2)
+    })
+
+    test('an applied migration edited afterwards is reported as drift and refused', async () => {
+      const t = await createTestDb(dialect as Dialect, `drift-${dialect}`, { migrate: false })
+      opened.push(t)
+      const dir = mkdtempSync(join(tmpdir(), 'kbot-mig-'))
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true })
+      await migrate(t.store.db, dir)
+      const file = join(dir, dialect, '0001_init.sql')
+      writeFileSync(file, `${readFileSync(file, 'utf8')}\n-- edited\n`)
+      expect((await migrationStatus(t.store.db, dir))[0]!.state).toBe('drift')
+      await expect(migrate(t.store.db, dir)).rejects.toThrow('changed after it was applied: 0001_init')
+    })
+
+    test('a gap in the numbering is refused before anything runs', async () => {
+      const dir = mkdtempSync(join(tmpdir(), 'kbot-gap-'))
+      cpSync(MIGRATIONS_DIR, dir, { recursive: true })
+      writeFileSync(join(dir, dialect, '0003_later.sql'), 'select 1;')
+      expect(() => readMigrations(dialect as Dialect, dir)).toThrow('gap or duplicate at 0003_later.sql')
+    })
+  })
+}
+
+describe('kbot migrate as processes', async () => {
+  const dialects = await testDialects()
+  test.skipIf(!dialects.includes('postgres'))(
+    'two kbot migrate processes started at the same moment apply the schema once',
+    async () => {
+      const t = await createTestDb('postgres', 'mig-race', { migrate: false })
+      opened.push(t)
+      const run = () =>
+        Bun.spawn(['bun', 'cli/index.ts', 'migrate', '--json'], {
+          cwd: ROOT,
+          env: { ...process.env, DATABASE_URL: t.url },
+          stdout: 'pipe',
+          stderr: 'pipe',
+        })
+      const procs = [run(), run()]
+      const codes = await Promise.all(procs.map((p) => p.exited))
+      const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).json()))
+      expect(codes).toEqual([0, 0])
+      const appliedCounts = outputs.map((o) => (o as { applied: unknown[] }).applied.length).sort()
+      expect(appliedCounts).toEqual([0, 1])
+      const ledger = await t.store.db.query('select id from kbot_migration')
+      expect(ledger.length).toBe(1)
+      const prompts = await t.store.db.query('select id from prompttemplate')
+      expect(prompts.length).toBe(1)
+
+      const status = Bun.spawnSync(['bun', 'cli/index.ts', 'migrate', '--status'], {
+        cwd: ROOT,
+        env: { ...process.env, DATABASE_URL: t.url },
+      })
+      expect(status.exitCode).toBe(0)
+      expect(status.stdout.toString()).toMatch(/0001\s+init\s+applied/)
+    },
+  )
+})

@@ -1,0 +1,277 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { currentConversation } from '../../src/store/conversations.ts'
+import type { Dialect } from '../../src/store/db.ts'
+import { insertMessage, recentMessages } from '../../src/store/messages.ts'
+import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
+import { newId } from '../../src/store/rows.ts'
+import {
+  claimCallback,
+  claimTasks,
+  completeTask,
+  insertTask,
+  releaseTasks,
+  renewLease,
+  type TaskInput,
+} from '../../src/store/tasks.ts'
+import { upsertUser } from '../../src/store/users.ts'
+import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+
+const INPUT: TaskInput = {
+  messages: [{ role: 'user', content: '안녕' }],
+  model: 'gpt-4o',
+  temperature: 0.2,
+  maxTokens: 100,
+  prompt: null,
+}
+
+/** The same contract, run against every adapter available here. */
+for (const dialect of await testDialects()) {
+  describe(`store contract (${dialect})`, () => {
+    let t: TestDb
+    beforeAll(async () => {
+      t = await createTestDb(dialect as Dialect, `store-${dialect}`)
+    })
+    afterAll(() => t.drop())
+
+    test('placeholders, JSON, dates and booleans round-trip the same way', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-json' })
+      const when = new Date('2026-01-02T03:04:05.678Z')
+      await t.store.db.query(
+        'insert into eventlog (id, user_id, type, detail, created_at) values ($1, $2, $3, $4, $5)',
+        [newId(), user.id, 'user_created', { nested: { a: [1, '둘'] } }, when],
+      )
+      const rows = await t.store.db.query<{ detail: unknown; created_at: unknown }>(
+        'select detail, created_at from eventlog where user_id = $1 and type = $2',
+        [user.id, 'user_created'],
+      )
+      const detail = typeof rows[0]!.detail === 'string' ? JSON.parse(rows[0]!.detail) : rows[0]!.detail
+      expect(detail).toEqual({ nested: { a: [1, '둘'] } })
+      expect(new Date(rows[0]!.created_at as string).toISOString()).toBe(when.toISOString())
+    })
+
+    test('a transaction commits as a whole or not at all', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-tx' })
+      await expect(
+        t.store.db.tx(async (tx) => {
+          await tx.query('update appuser set name = $1 where id = $2', ['바뀜', user.id])
+          throw new Error('boom')
+        }),
+      ).rejects.toThrow('boom')
+      const [row] = await t.store.db.query<{ name: string | null }>(
+        'select name from appuser where id = $1',
+        [user.id],
+      )
+      expect(row!.name).toBeNull()
+    })
+
+    test('concurrent transactions do not interleave (each sees only its own writes)', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-serial' })
+      const { conversation } = await currentConversation(t.store.db, user.id, 30)
+      // Each transaction inserts, yields, then counts; interleaving would let one see the other's row.
+      const seen = await Promise.all(
+        Array.from({ length: 8 }, (_, i) =>
+          t.store.db.tx(async (tx) => {
+            const before = await tx.query<{ n: number }>(
+              'select count(*) as n from message where conv_id = $1',
+              [conversation.id],
+            )
+            await insertMessage(tx, { convId: conversation.id, role: 'user', content: `m${i}` })
+            await Bun.sleep(2)
+            const after = await tx.query<{ n: number }>(
+              'select count(*) as n from message where conv_id = $1',
+              [conversation.id],
+            )
+            return Number(after[0]!.n) - Number(before[0]!.n)
+          }),
+        ),
+      )
+      if (dialect === 'sqlite') expect(seen).toEqual(Array(8).fill(1))
+      expect((await recentMessages(t.store.db, conversation.id, 100)).length).toBe(8)
+    })
+
+    test('a query outside a transaction waits instead of landing inside one that is open', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-outside' })
+      let release!: () => void
+      const gate = new Promise<void>((r) => {
+        release = r
+      })
+      const tx = t.store.db.tx(async (txDb) => {
+        await txDb.query('update appuser set name = $1 where id = $2', ['안쪽', user.id])
+        await gate
+        throw new Error('rolled back')
+      })
+      await Bun.sleep(5)
+      const outside = t.store.db.query('update appuser set plusfriend_user_key = $1 where id = $2', [
+        'pf',
+        user.id,
+      ])
+      release()
+      await expect(tx).rejects.toThrow('rolled back')
+      await outside
+      const [row] = await t.store.db.query<{ name: string | null; plusfriend_user_key: string | null }>(
+        'select name, plusfriend_user_key from appuser where id = $1',
+        [user.id],
+      )
+      // The rollback undid only the transaction's write; the outside write survived.
+      expect(row).toEqual({ name: null, plusfriend_user_key: 'pf' })
+    })
+
+    test('upsertUser creates once under concurrent first messages', async () => {
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-race' })),
+      )
+      expect(new Set(results.map((r) => r.user.id)).size).toBe(1)
+      expect(results.filter((r) => r.created).length).toBe(1)
+    })
+
+    test('a conversation idle past the session timeout is ended and a new one opened', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-session' })
+      const t0 = new Date('2026-03-01T00:00:00Z')
+      const first = await currentConversation(t.store.db, user.id, 30, t0)
+      expect(first.isNew).toBe(true)
+      const again = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 29 * 60_000))
+      expect(again).toMatchObject({ isNew: false, conversation: { id: first.conversation.id } })
+      const later = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 31 * 60_000))
+      expect(later.isNew).toBe(true)
+      expect(later.conversation.id).not.toBe(first.conversation.id)
+      const ended = await t.store.db.query<{ ended_at: unknown }>(
+        'select ended_at from conversation where id = $1',
+        [first.conversation.id],
+      )
+      expect(ended[0]!.ended_at).not.toBeNull()
+    })
+
+    test('prompt versions: max + 1, one active per name, rollback by activation', async () => {
+      const v1 = await createPromptVersion(t.store.db, { name: 'p', systemPrompt: 'one' })
+      const v2 = await createPromptVersion(t.store.db, { name: 'p', systemPrompt: 'two', temperature: 0.5 })
+      expect([v1.version, v2.version]).toEqual([1, 2])
+      expect((await getActivePrompt(t.store.db, 'p'))?.systemPrompt).toBe('two')
+      await activatePrompt(t.store.db, v1.id)
+      expect((await getActivePrompt(t.store.db, 'p'))?.id).toBe(v1.id)
+      const active = await t.store.db.query(
+        'select id from prompttemplate where name = $1 and is_active = $2',
+        ['p', true],
+      )
+      expect(active.length).toBe(1)
+    })
+
+    test('the default prompt was seeded by the first migration', async () => {
+      const prompt = await getActivePrompt(t.store.db, 'default')
+      expect(prompt?.version).toBe(1)
+      expect(prompt?.systemPrompt).toContain('{{user_name}}')
+    })
+
+    describe('queue', () => {
+      async function newTask(requestId: string | null = null, deadlineInMs = 60_000) {
+        const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: `q-${Math.random()}` })
+        const { conversation } = await currentConversation(t.store.db, user.id, 30)
+        const msg = await insertMessage(t.store.db, {
+          convId: conversation.id,
+          role: 'user',
+          content: '질문',
+        })
+        const now = new Date()
+        return insertTask(t.store.db, {
+          userId: user.id,
+          convId: conversation.id,
+          messageId: msg.id,
+          requestId,
+          input: INPUT,
+          callbackUrl: 'https://bot-api.kakao.com/v1/bots/x/callback/t',
+          expiresAt: new Date(now.getTime() + 60_000),
+          deadlineAt: new Date(now.getTime() + deadlineInMs),
+          maxAttempts: 3,
+          now,
+        })
+      }
+
+      test('a repeated request id inserts nothing', async () => {
+        const id = `chp-${newId()}`
+        expect(await newTask(id)).not.toBeNull()
+        expect(await newTask(id)).toBeNull()
+        const rows = await t.store.db.query('select id from aiprocessingtask where request_id = $1', [id])
+        expect(rows.length).toBe(1)
+      })
+
+      test('concurrent claimers never take the same task', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed'`)
+        const created = await Promise.all(Array.from({ length: 20 }, () => newTask()))
+        const claims = await Promise.all(
+          Array.from({ length: 6 }, (_, i) =>
+            claimTasks(t.store.db, { owner: `w${i}`, limit: 5, leaseMs: 10_000 }),
+          ),
+        )
+        const ids = claims.flat().map((c) => c.id)
+        expect(new Set(ids).size).toBe(ids.length)
+        expect(ids.length).toBe(20)
+        expect(new Set(ids)).toEqual(new Set(created.map((c) => c!.id)))
+        expect(claims.flat().every((c) => c.attempts === 1 && c.status === 'processing')).toBe(true)
+      })
+
+      test('earliest deadline first; overdue work after live work', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed' where status <> 'completed'`)
+        const late = await newTask(null, 50_000)
+        const soon = await newTask(null, 10_000)
+        const overdue = await newTask(null, -1000)
+        const claimed = await claimTasks(t.store.db, { owner: 'edf', limit: 1, leaseMs: 10_000 })
+        expect(claimed[0]!.id).toBe(soon!.id)
+        expect((await claimTasks(t.store.db, { owner: 'edf', limit: 1, leaseMs: 10_000 }))[0]!.id).toBe(
+          late!.id,
+        )
+        expect((await claimTasks(t.store.db, { owner: 'edf', limit: 1, leaseMs: 10_000 }))[0]!.id).toBe(
+          overdue!.id,
+        )
+      })
+
+      test('an expired lease is reclaimed; the old owner can no longer renew or complete', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed' where status <> 'completed'`)
+        const task = (await newTask())!
+        const [a] = await claimTasks(t.store.db, { owner: 'A', limit: 1, leaseMs: 1000 })
+        expect(a!.id).toBe(task.id)
+        expect(await claimTasks(t.store.db, { owner: 'B', limit: 1, leaseMs: 10_000 })).toEqual([])
+        // Two seconds later A's one-second lease has run out (A stopped renewing: it died or stalled).
+        const later = new Date(Date.now() + 2000)
+        const [b] = await claimTasks(t.store.db, { owner: 'B', limit: 1, leaseMs: 10_000, now: later })
+        expect(b!.id).toBe(task.id)
+        expect(b!.attempts).toBe(2)
+        expect(await renewLease(t.store.db, task.id, 'A', 10_000)).toBe(false)
+        expect(
+          await completeTask(t.store.db, {
+            id: task.id,
+            owner: 'A',
+            aiResponse: 'late',
+            responseMessageId: a!.messageId!,
+            tokensUsed: 1,
+          }),
+        ).toBeNull()
+        expect(await renewLease(t.store.db, task.id, 'B', 10_000, later)).toBe(true)
+        const done = await completeTask(t.store.db, {
+          id: task.id,
+          owner: 'B',
+          aiResponse: 'ok',
+          responseMessageId: b!.messageId!,
+          tokensUsed: 3,
+        })
+        expect(done).toMatchObject({ status: 'completed', aiResponse: 'ok', tokensUsed: 3, leaseOwner: null })
+      })
+
+      test('the callback can be claimed exactly once, even by racing claimers', async () => {
+        const task = (await newTask())!
+        const results = await Promise.all(Array.from({ length: 8 }, () => claimCallback(t.store.db, task.id)))
+        expect(results.filter((r) => r !== null).length).toBe(1)
+      })
+
+      test('release on shutdown returns work to pending without counting the interrupted attempt', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed' where status <> 'completed'`)
+        const task = (await newTask())!
+        await claimTasks(t.store.db, { owner: 'S', limit: 1, leaseMs: 10_000 })
+        expect(await releaseTasks(t.store.db, 'S')).toBe(1)
+        const rows = await t.store.db.query<{ status: string; attempts: number; lease_owner: string | null }>(
+          'select status, attempts, lease_owner from aiprocessingtask where id = $1',
+          [task.id],
+        )
+        expect(rows[0]).toEqual({ status: 'pending', attempts: 0, lease_owner: null })
+      })
+    })
+  })
+}
