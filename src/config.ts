@@ -1,8 +1,10 @@
 import { existsSync, readFileSync } from 'node:fs'
 import { resolve } from 'node:path'
+import { Cron } from 'croner'
 import * as v from 'valibot'
 import { AppError } from './errors.ts'
 import { DEFAULT_MESSAGES, type Messages } from './messages.ts'
+import { parseHostRules } from './worker/callback.ts'
 
 /** Default plugin order of a Kakao turn (SPEC §5.3). */
 export const DEFAULT_PIPELINE = [
@@ -153,7 +155,17 @@ const ConfigSchema = v.strictObject({
     v.strictObject({
       skill_secret: optStr(),
       bot_ids: list([]),
-      callback_allowed_hosts: list(['bot-api.kakao.com']),
+      callback_allowed_hosts: v.pipe(
+        list(['bot-api.kakao.com']),
+        v.check((entries) => {
+          try {
+            parseHostRules(entries)
+            return true
+          } catch {
+            return false
+          }
+        }, 'every entry must be [scheme://]host[:port], e.g. bot-api.kakao.com or *.example.com'),
+      ),
       callback_ttl_ms: int(1000, 600_000, 60_000),
       /** Kakao rejects a callback that races the ack; wait this long after the request arrived. */
       callback_settle_ms: int(0, 10_000, 1000),
@@ -184,7 +196,17 @@ const ConfigSchema = v.strictObject({
     v.strictObject({
       /** Finished (completed/failed) tasks older than this are deleted. 0 keeps them forever. */
       task_days: int(0, 36_500, 30),
-      schedule: str('17 4 * * *'),
+      schedule: v.pipe(
+        str('17 4 * * *'),
+        v.check((expr) => {
+          try {
+            new Cron(expr, { paused: true }).stop()
+            return true
+          } catch {
+            return false
+          }
+        }, 'must be a cron expression such as "17 4 * * *"'),
+      ),
       batch_size: int(1, 100_000, 1000),
     }),
     {},

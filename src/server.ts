@@ -1,8 +1,6 @@
 import type { Config } from './config.ts'
-import { createApp } from './http/app.ts'
+import { createKbot, type Kbot } from './kbot.ts'
 import { createLogger, type Logger } from './logger.ts'
-import { openStore, type Store } from './store/db.ts'
-import { migrate } from './store/migrate.ts'
 import { VERSION } from './version.ts'
 
 export interface ServerOptions {
@@ -14,49 +12,46 @@ export interface ServerOptions {
 export interface RunningServer {
   url: string
   port: number
-  store: Store
+  kbot: Kbot
   log: Logger
   stop(reason?: string): Promise<void>
 }
 
-/**
- * The composition root: config → logger → store (+ migrations) → HTTP app. Everything is created here and
- * handed down; nothing below reads the environment.
- */
+/** config → logger → store (+ migrations) → pipeline → HTTP → workers → schedules. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const started = performance.now()
   const log =
     options.log ?? createLogger({ level: config.log_level, pretty: config.debug || process.stderr.isTTY })
-  const store = await openStore(config.database_url)
-  log.info({ store: store.describe }, 'database opened')
-  if (options.migrate !== false) {
-    const result = await migrate(store.db)
-    if (result.applied.length > 0)
-      log.info({ applied: result.applied.map((m) => m.id) }, 'migrations applied')
-  }
+  let port = config.port
+  const kbot = await createKbot(config, {
+    log,
+    migrate: options.migrate,
+    selfUrl: () => `http://127.0.0.1:${port}`,
+  })
+  log.info({ store: kbot.store.describe, pipeline: kbot.pipeline.names }, 'kbot built')
   if (!config.openai.api_key)
-    log.warn('OPENAI_API_KEY is not set: the bot will start, but AI answers will fail')
+    log.warn('OPENAI_API_KEY is not set: kbot serves, but every AI task will fail with that reason')
   if (!config.admin_token) log.warn('ADMIN_TOKEN is not set: /admin and /metrics answer 401')
 
-  const app = createApp({ config, store, log })
-  app.listen({
+  kbot.app.listen({
     hostname: config.host,
     port: config.port,
     maxRequestBodySize: config.kakao.max_body_bytes * 4,
   })
-  const server = app.server!
-  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${server.port}`
-  log.info({ url, version: VERSION, ms: Math.round(performance.now() - started) }, 'kbot is serving')
+  port = kbot.app.server?.port ?? config.port
+  await kbot.start()
+  const url = `http://${config.host === '0.0.0.0' ? '127.0.0.1' : config.host}:${port}`
+  log.info({ url, version: VERSION, readyMs: Math.round(performance.now() - started) }, 'kbot is serving')
 
   let stopping: Promise<void> | null = null
   const stop = (reason = 'stop') => {
     stopping ??= (async () => {
-      log.info({ reason }, 'shutting down')
-      await app.stop(true)
-      await store.close()
+      log.info({ reason }, 'shutting down: no new requests, finishing running tasks')
+      await kbot.app.stop(false)
+      await kbot.stop()
       log.info('stopped')
     })()
     return stopping
   }
-  return { url, port: server.port ?? config.port, store, log, stop }
+  return { url, port, kbot, log, stop }
 }

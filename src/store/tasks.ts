@@ -221,7 +221,7 @@ export interface Completion {
   id: string
   owner: string
   aiResponse: string
-  responseMessageId: string
+  responseMessageId: string | null
   tokensUsed: number | null
   now?: Date
 }

@@ -1,0 +1,75 @@
+import OpenAI from 'openai'
+import type { Config } from '../config.ts'
+import { AppError } from '../errors.ts'
+import type { ChatMessage, TaskInput } from '../store/tasks.ts'
+import { costOf } from './cost.ts'
+
+export interface AiResult {
+  text: string
+  model: string
+  promptTokens: number | null
+  completionTokens: number | null
+  totalTokens: number | null
+  latencyMs: number
+  costUsd: number | null
+}
+
+export interface AiCallOptions {
+  /** Aborts the call (lease lost, shutdown). */
+  signal?: AbortSignal
+  /** This attempt's time limit; the caller caps it by the delivery deadline. */
+  timeoutMs: number
+}
+
+export interface AiClient {
+  readonly configured: boolean
+  readonly defaultModel: string
+  complete(input: TaskInput, options: AiCallOptions): Promise<AiResult>
+}
+
+/**
+ * The model behind the official SDK. The SDK's own retries are off: kbot decides about retries itself,
+ * because only it knows the delivery deadline.
+ */
+export function createAiClient(config: Config): AiClient {
+  const apiKey = config.openai.api_key
+  const client = apiKey
+    ? new OpenAI({
+        apiKey,
+        ...(config.openai.base_url ? { baseURL: config.openai.base_url } : {}),
+        maxRetries: 0,
+        timeout: config.openai.timeout_ms,
+      })
+    : null
+  return {
+    configured: client !== null,
+    defaultModel: config.openai.model,
+    async complete(input, options) {
+      if (!client) throw new AppError('AI_NOT_CONFIGURED', 'OPENAI_API_KEY is not set')
+      const started = performance.now()
+      const completion = await client.chat.completions.create(
+        {
+          model: input.model,
+          messages: input.messages as ChatMessage[],
+          temperature: input.temperature,
+          max_tokens: input.maxTokens,
+        },
+        { signal: options.signal, timeout: Math.max(1, Math.round(options.timeoutMs)), maxRetries: 0 },
+      )
+      const latencyMs = Math.round(performance.now() - started)
+      const text = completion.choices[0]?.message?.content?.trim() ?? ''
+      if (!text) throw new AppError('AI_UPSTREAM', 'the model returned an empty answer')
+      const usage = completion.usage
+      const model = completion.model || input.model
+      return {
+        text,
+        model,
+        promptTokens: usage?.prompt_tokens ?? null,
+        completionTokens: usage?.completion_tokens ?? null,
+        totalTokens: usage?.total_tokens ?? null,
+        latencyMs,
+        costUsd: costOf(config.openai.prices, model, usage?.prompt_tokens, usage?.completion_tokens),
+      }
+    },
+  }
+}

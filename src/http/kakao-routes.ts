@@ -1,0 +1,80 @@
+import { Elysia } from 'elysia'
+import type { Config } from '../config.ts'
+import type { AppError } from '../errors.ts'
+import type { KakaoResult, TurnRunner } from '../kakao/turn.ts'
+import type { Db } from '../store/db.ts'
+import { latestAssistantMessage } from '../store/messages.ts'
+import { isUuid } from '../store/rows.ts'
+import { getTask } from '../store/tasks.ts'
+import { readJson } from './body.ts'
+import { errorResponse, jsonError } from './errors.ts'
+
+const json = (result: KakaoResult) => Response.json(result.body, { status: result.status })
+
+/** The Kakao skill webhooks and the public status routes of SPEC §4. */
+export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner }) {
+  const maxBytes = deps.config.kakao.max_body_bytes
+  const handle = async (request: Request, run: TurnRunner['skill']) => {
+    const receivedAt = new Date()
+    let body: unknown
+    try {
+      body = await readJson(request, maxBytes)
+    } catch (err) {
+      return errorResponse(err as AppError)
+    }
+    return json(await run({ body, headers: request.headers, receivedAt }))
+  }
+
+  return new Elysia()
+    .post('/skill', ({ request }) => handle(request, deps.turns.skill), {
+      parse: 'none',
+      detail: {
+        tags: ['kakao'],
+        summary: 'Kakao i Open Builder skill webhook',
+        description:
+          'Receives a SkillPayload. With userRequest.callbackUrl it acknowledges at once with useCallback and ' +
+          'POSTs the answer to the callback; without one it answers inline within the budget.',
+      },
+    })
+    .post('/welcome', ({ request }) => handle(request, deps.turns.welcome), {
+      parse: 'none',
+      detail: {
+        tags: ['kakao'],
+        summary: 'Welcome block: greets a known user by name, asks a new one for a name',
+      },
+    })
+    .get(
+      '/user/ai-status/:task_id',
+      async ({ params }) => {
+        const task = isUuid(params.task_id) ? await getTask(deps.db, params.task_id) : null
+        if (!task) return jsonError(404, 'NOT_FOUND', 'no task with this id')
+        return {
+          task_id: task.id,
+          status: task.status,
+          ai_response: task.aiResponse,
+          tokens_used: task.tokensUsed,
+          attempts: task.attempts,
+          error: task.error,
+          callback_status: task.callbackStatus,
+          created_at: task.createdAt.toISOString(),
+          completed_at: task.completedAt?.toISOString() ?? null,
+        }
+      },
+      { detail: { tags: ['user'], summary: 'Status of one AI task' } },
+    )
+    .get(
+      '/user/conversation/:conv_id/latest-ai-response',
+      async ({ params }) => {
+        const message = isUuid(params.conv_id) ? await latestAssistantMessage(deps.db, params.conv_id) : null
+        if (!message) return jsonError(404, 'NOT_FOUND', 'no assistant message in this conversation')
+        return {
+          conversation_id: message.convId,
+          message_id: message.id,
+          content: message.content,
+          tokens: message.tokens,
+          created_at: message.createdAt.toISOString(),
+        }
+      },
+      { detail: { tags: ['user'], summary: 'The latest assistant message of a conversation' } },
+    )
+}

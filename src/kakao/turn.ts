@@ -1,0 +1,218 @@
+import { timingSafeEqual } from 'node:crypto'
+import type { Config } from '../config.ts'
+import { AppError, isAppError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
+import { fill, type Messages } from '../messages.ts'
+import type { Pipeline } from '../pipeline/build.ts'
+import type { TaskQueue, Turn } from '../pipeline/types.ts'
+import { currentConversation } from '../store/conversations.ts'
+import type { Db } from '../store/db.ts'
+import { logEvent } from '../store/events.ts'
+import { getTaskByRequestId } from '../store/tasks.ts'
+import { setNameState, upsertUser } from '../store/users.ts'
+import { type HostRule, isCallbackAllowed } from '../worker/callback.ts'
+import { replyForTask } from './inline.ts'
+import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload } from './payload.ts'
+import { type SkillResponse, textResponse } from './response.ts'
+
+export interface TurnDeps {
+  config: Config
+  db: Db
+  log: Logger
+  messages: Messages
+  pipeline: Pipeline
+  queue: TaskQueue
+  callbackRules: readonly HostRule[]
+  /** In DEBUG mode, this server's own /test-callback is a trusted callback target. */
+  trustedCallbackPrefix?: () => string | null
+}
+
+export interface KakaoRequest {
+  body: unknown
+  headers: Headers
+  receivedAt: Date
+}
+
+export type KakaoResult =
+  | { status: 200; body: SkillResponse }
+  | { status: 400 | 401 | 403; body: { error: { code: string; message: string } } }
+
+const refuse = (status: 400 | 401 | 403, code: string, message: string): KakaoResult => ({
+  status,
+  body: { error: { code, message } },
+})
+
+/** A Kakao request that passed authentication and parsing. */
+type Accepted = { ok: true; payload: SkillPayload } | { ok: false; result: KakaoResult }
+
+export interface TurnRunner {
+  skill(req: KakaoRequest): Promise<KakaoResult>
+  welcome(req: KakaoRequest): Promise<KakaoResult>
+}
+
+/** A turn that takes longer than this gets an apology: Kakao gives up at 5 s and shows a broken bubble. */
+const TURN_BUDGET_MS = 4500
+
+export function createTurnRunner(deps: TurnDeps): TurnRunner {
+  const { config, db, messages } = deps
+  const awaitNameMinutes = Number(config.plugins['name-command']?.await_minutes ?? 5)
+  const allowedBots = new Set(config.kakao.bot_ids.map((id) => id.replace(/!+$/, '')))
+
+  function accept(req: KakaoRequest): Accepted {
+    const secret = config.kakao.skill_secret
+    if (secret && !sameSecret(req.headers.get('x-kbot-skill-secret') ?? '', secret)) {
+      return { ok: false, result: refuse(401, 'UNAUTHORIZED', 'missing or wrong X-Kbot-Skill-Secret header') }
+    }
+    const parsed = parseSkillPayload(req.body)
+    if (!parsed.ok)
+      return { ok: false, result: refuse(400, 'BAD_REQUEST', `not a Kakao SkillPayload: ${parsed.reason}`) }
+    if (allowedBots.size > 0 && !allowedBots.has(botIdOf(parsed.payload))) {
+      return { ok: false, result: refuse(403, 'FORBIDDEN', 'this bot.id is not served here (KAKAO_BOT_IDS)') }
+    }
+    return { ok: true, payload: parsed.payload }
+  }
+
+  /** Runs `work` within the turn budget; a database outage or a slow turn still gets a valid bubble. */
+  async function guarded(log: Logger, work: () => Promise<SkillResponse>): Promise<KakaoResult> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    try {
+      const budget = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () => reject(new AppError('INTERNAL', 'turn exceeded its time budget')),
+          TURN_BUDGET_MS,
+        )
+      })
+      return { status: 200, body: await Promise.race([work(), budget]) }
+    } catch (err) {
+      if (isAppError(err, 'DB_UNAVAILABLE'))
+        log.warn({ err }, 'database unavailable: answered with an apology')
+      else log.error({ err }, 'turn failed: answered with an apology')
+      return { status: 200, body: textResponse(messages.unavailable) }
+    } finally {
+      clearTimeout(timer)
+    }
+  }
+
+  function callbackOf(payload: SkillPayload, log: Logger): { url: string | null; refused: boolean } {
+    const url = payload.userRequest.callbackUrl
+    if (!url) return { url: null, refused: false }
+    const trusted = deps.trustedCallbackPrefix?.()
+    if (isCallbackAllowed(url, deps.callbackRules) || (trusted && url.startsWith(trusted)))
+      return { url, refused: false }
+    // Never requested. The turn continues without a callback (inline answer or "답변 확인").
+    log.warn(
+      { host: safeHost(url) },
+      'callbackUrl host is not in CALLBACK_ALLOWED_HOSTS; it will not be used',
+    )
+    return { url: null, refused: true }
+  }
+
+  return {
+    async skill(req) {
+      const accepted = accept(req)
+      if (!accepted.ok) return accepted.result
+      const { payload } = accepted
+      const requestId = req.headers.get('x-request-id')?.slice(0, 200) || null
+      const log = deps.log.child({ reqId: requestId ?? undefined })
+      const utterance = payload.userRequest.utterance.trim()
+      if (utterance.length === 0) return { status: 200, body: textResponse(messages.empty) }
+      if (utterance.length > config.kakao.max_utterance_chars) {
+        return {
+          status: 200,
+          body: textResponse(fill(messages.too_long, { max: config.kakao.max_utterance_chars })),
+        }
+      }
+      const until = req.receivedAt.getTime() + config.kakao.inline_wait_ms
+      return guarded(log, async () => {
+        if (requestId) {
+          const existing = await getTaskByRequestId(db, requestId)
+          if (existing) {
+            log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
+            return replyForTask(existing, { db, queue: deps.queue, messages, until })
+          }
+        }
+        const { user, created } = await upsertUser(
+          db,
+          {
+            botId: botIdOf(payload),
+            kakaoUserId: payload.userRequest.user.id,
+            plusfriendUserKey: plusfriendUserKeyOf(payload),
+          },
+          req.receivedAt,
+        )
+        if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+        const callback = callbackOf(payload, log)
+        if (callback.refused)
+          await logEvent(db, 'callback_refused', user.id, {
+            host: safeHost(payload.userRequest.callbackUrl!),
+          })
+        const { conversation } = await currentConversation(
+          db,
+          user.id,
+          config.session_timeout_minutes,
+          req.receivedAt,
+        )
+        const turn: Turn = {
+          id: requestId ?? Bun.randomUUIDv7(),
+          requestId,
+          receivedAt: req.receivedAt,
+          payload,
+          utterance,
+          callbackUrl: callback.url,
+          clientExtra: payload.action?.clientExtra ?? {},
+          user,
+          conversation,
+          prompt: null,
+          history: [],
+          vars: {},
+          reply: null,
+          log: log.child({ userId: user.id }),
+        }
+        turn.log.debug({ utterance }, 'turn')
+        await deps.pipeline.run(turn)
+        if (!turn.reply)
+          throw new AppError('PIPELINE_INVALID', 'the pipeline ended without a reply (is ai-dispatch last?)')
+        return turn.reply
+      })
+    },
+
+    async welcome(req) {
+      const accepted = accept(req)
+      if (!accepted.ok) return accepted.result
+      const { payload } = accepted
+      const log = deps.log.child({ route: 'welcome' })
+      return guarded(log, async () => {
+        const { user, created } = await upsertUser(
+          db,
+          {
+            botId: botIdOf(payload),
+            kakaoUserId: payload.userRequest.user.id,
+            plusfriendUserKey: plusfriendUserKeyOf(payload),
+          },
+          req.receivedAt,
+        )
+        if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+        if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))
+        // The next message is taken as the name (name-command reads this state), for as long as it asks.
+        const until = new Date(req.receivedAt.getTime() + awaitNameMinutes * 60_000)
+        await setNameState(db, user.id, 'awaiting', until, req.receivedAt)
+        return textResponse(messages.welcome_new)
+      })
+    },
+  }
+}
+
+function safeHost(url: string): string {
+  try {
+    return new URL(url).host
+  } catch {
+    return '(unparseable)'
+  }
+}
+
+/** Constant-time comparison, so the secret cannot be guessed byte by byte from response times. */
+function sameSecret(given: string, secret: string): boolean {
+  const a = Buffer.from(given)
+  const b = Buffer.from(secret)
+  return a.length === b.length && timingSafeEqual(a, b)
+}

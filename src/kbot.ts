@@ -1,0 +1,101 @@
+import { type AiClient, createAiClient } from './ai/client.ts'
+import { type Config, messagesOf } from './config.ts'
+import { createApp } from './http/app.ts'
+import { kakaoRoutes } from './http/kakao-routes.ts'
+import { createTurnRunner } from './kakao/turn.ts'
+import type { Logger } from './logger.ts'
+import { buildPipeline } from './pipeline/build.ts'
+import { createPromptCache } from './prompts/cache.ts'
+import { openStore, type Store } from './store/db.ts'
+import { migrate } from './store/migrate.ts'
+import { parseHostRules } from './worker/callback.ts'
+import { createDelivery } from './worker/delivery.ts'
+import { createDeliveryGuard } from './worker/guard.ts'
+import { createWorkerPool } from './worker/pool.ts'
+import { scheduleRetention } from './worker/retention.ts'
+
+export interface KbotOptions {
+  log: Logger
+  /** Apply pending migrations first (default true). */
+  migrate?: boolean
+  /** Use this store instead of opening DATABASE_URL (tests). */
+  store?: Store
+  /** Replace the model client (tests that need no HTTP model). */
+  ai?: AiClient
+  /** The server's own base URL once it listens (DEBUG /test-skill builds callback URLs from it). */
+  selfUrl?: () => string
+}
+
+/**
+ * Builds a whole kbot — store, model client, worker pool, delivery guard, pipeline, HTTP app — without
+ * listening or starting background work. `start()` starts workers and schedules; `stop()` winds everything
+ * down in order (stop claiming, finish or release running tasks, close the database).
+ */
+export async function createKbot(config: Config, options: KbotOptions) {
+  const log = options.log
+  const store = options.store ?? (await openStore(config.database_url))
+  if (options.migrate !== false) {
+    const result = await migrate(store.db)
+    if (result.applied.length > 0)
+      log.info({ applied: result.applied.map((m) => m.id) }, 'migrations applied')
+  }
+  const messages = messagesOf(config)
+  const ai = options.ai ?? createAiClient(config)
+  const delivery = createDelivery({ db: store.db, config, log, messages })
+  const pool = createWorkerPool({ db: store.db, notifier: store.notifier, config, log, ai, delivery })
+  const guard = createDeliveryGuard({ db: store.db, config, log, delivery })
+  const prompts = createPromptCache({ db: store.db, notifier: store.notifier, log })
+  const pipeline = await buildPipeline(config, {
+    config,
+    db: store.db,
+    log,
+    messages,
+    prompts,
+    queue: pool,
+    now: () => new Date(),
+  })
+  const selfUrl = options.selfUrl ?? (() => `http://127.0.0.1:${config.port}`)
+  const turns = createTurnRunner({
+    config,
+    db: store.db,
+    log,
+    messages,
+    pipeline,
+    queue: pool,
+    callbackRules: parseHostRules(config.kakao.callback_allowed_hosts),
+    trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
+  })
+  const routes = [kakaoRoutes({ config, db: store.db, turns })]
+  if (config.debug) {
+    // Loaded only in DEBUG mode: production never carries the /test-* routes.
+    const { debugRoutes } = await import('./http/debug-routes.ts')
+    routes.push(debugRoutes({ config, db: store.db, turns, selfUrl }) as never)
+  }
+  const app = createApp({ config, store, log, routes })
+  let retention: { stop(): void } | null = null
+
+  return {
+    app,
+    store,
+    pool,
+    guard,
+    prompts,
+    pipeline,
+    async start() {
+      await prompts.start()
+      await pool.start()
+      guard.start()
+      retention = scheduleRetention({ db: store.db, config, log })
+    },
+    /** Workers and schedules only; the caller stops the HTTP server first. */
+    async stop() {
+      retention?.stop()
+      await pool.stop(config.worker.shutdown_grace_ms)
+      await guard.stop()
+      await prompts.stop()
+      if (!options.store) await store.close()
+    },
+  }
+}
+
+export type Kbot = Awaited<ReturnType<typeof createKbot>>

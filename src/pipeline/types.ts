@@ -1,0 +1,101 @@
+import type * as v from 'valibot'
+import type { Config } from '../config.ts'
+import type { SkillPayload } from '../kakao/payload.ts'
+import type { SkillResponse } from '../kakao/response.ts'
+import type { Logger } from '../logger.ts'
+import type { Messages } from '../messages.ts'
+import type { Conversation } from '../store/conversations.ts'
+import type { Db } from '../store/db.ts'
+import type { PromptVersion } from '../store/prompts.ts'
+import type { ChatMessage, Task } from '../store/tasks.ts'
+import type { AppUser } from '../store/users.ts'
+
+/** The prompt version chosen for a turn, with its variables rendered. */
+export interface ResolvedPrompt {
+  version: PromptVersion
+  /** The system prompt after `{{…}}` variables were filled in. */
+  system: string
+  model: string
+  temperature: number
+  maxTokens: number
+}
+
+/**
+ * One Kakao request travelling through the pipeline. Plugins read what earlier plugins set and answer by
+ * setting `reply` without calling `next()`.
+ */
+export interface Turn {
+  /** Correlates logs: the X-Request-Id when Kakao sent one, else a generated id. */
+  readonly id: string
+  /** Kakao's X-Request-Id; a repeated one creates no second task. */
+  readonly requestId: string | null
+  readonly receivedAt: Date
+  readonly payload: SkillPayload
+  /** The user's text, trimmed. */
+  readonly utterance: string
+  /** The callbackUrl when Kakao sent one and it is allowed; null otherwise. */
+  readonly callbackUrl: string | null
+  /** `action.clientExtra` of the button or quick reply the user pressed ({} when none). */
+  readonly clientExtra: Readonly<Record<string, unknown>>
+  user: AppUser
+  conversation: Conversation
+  /** Set by prompt-resolver. */
+  prompt: ResolvedPrompt | null
+  /** Earlier turns sent to the model with this one (history-context), oldest first. */
+  history: ChatMessage[]
+  /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */
+  vars: Record<string, string>
+  reply: SkillResponse | null
+  readonly log: Logger
+}
+
+export type Next = () => Promise<void>
+export type Handler = (turn: Turn, next: Next) => Promise<void>
+
+/** What ai-dispatch needs from the worker pool of this instance. */
+export interface TaskQueue {
+  /** Wakes this instance's workers and, through the database, every other instance. */
+  wake(): void
+  /** Resolves with the task once it is finished (completed or failed), or null after `ms`. */
+  waitFor(taskId: string, ms: number): Promise<Task | null>
+}
+
+/** The active prompt of a name, cached and invalidated on change on every instance. */
+export interface PromptCache {
+  active(name: string): Promise<PromptVersion | null>
+  invalidate(): void
+}
+
+export interface PluginDeps {
+  config: Config
+  db: Db
+  log: Logger
+  messages: Messages
+  prompts: PromptCache
+  queue: TaskQueue
+  now(): Date
+}
+
+/**
+ * A pipeline plugin. `name` is kebab-case and equals its folder under plugins/ and its config key; options
+ * come from `[plugins.<name>]` and are validated with `options` when the pipeline is built.
+ *
+ * @example
+ *   export default definePlugin({
+ *     name: 'greeting',
+ *     requires: ['prompt-resolver'],
+ *     setup: () => async (turn, next) => {
+ *       if (turn.utterance === '안녕') turn.reply = textResponse('안녕하세요!')
+ *       else await next()
+ *     },
+ *   })
+ */
+export interface Plugin<O = undefined> {
+  name: string
+  /** Plugins that must come earlier in the order. */
+  requires?: readonly string[]
+  options?: v.GenericSchema<unknown, O>
+  setup(deps: PluginDeps, options: O): Handler | Promise<Handler>
+}
+
+export const definePlugin = <O = undefined>(plugin: Plugin<O>): Plugin<O> => plugin

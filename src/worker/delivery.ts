@@ -1,0 +1,100 @@
+import type { Config } from '../config.ts'
+import { quickReply, type SkillResponse, textResponse } from '../kakao/response.ts'
+import { shapeAnswer } from '../kakao/shape.ts'
+import type { Logger } from '../logger.ts'
+import type { Messages } from '../messages.ts'
+import type { Db } from '../store/db.ts'
+import { logEvent } from '../store/events.ts'
+import { claimCallback, recordCallbackOutcome, type Task } from '../store/tasks.ts'
+import { type CallbackOutcome, postCallback } from './callback.ts'
+
+export interface AnswerReply {
+  response: SkillResponse
+  /** Text that did not fit, for "자세히". */
+  remaining: string | null
+}
+
+/** The SkillResponse for a finished answer: up to 3 bubbles, and "자세히" when more is waiting. */
+export function answerReply(answer: string, messages: Messages): AnswerReply {
+  const { bubbles, remaining } = shapeAnswer(answer)
+  const quick = remaining ? [quickReply(messages.more_label)] : []
+  return { response: textResponse(bubbles.length > 0 ? bubbles : [messages.failed], quick), remaining }
+}
+
+/** A short apology that tells the user how to get the answer later. */
+export const slowReply = (messages: Messages): SkillResponse =>
+  textResponse(messages.slow, [quickReply(messages.check_label)])
+
+export const failedReply = (messages: Messages): SkillResponse => textResponse(messages.failed)
+
+export interface DeliveryDeps {
+  db: Db
+  config: Config
+  log: Logger
+  messages: Messages
+  post?: (url: string, body: SkillResponse, timeoutMs: number) => Promise<CallbackOutcome>
+}
+
+export interface Delivery {
+  /**
+   * Uses the task's callbackUrl, once: the answer when it is ready, the failure apology when the task failed,
+   * otherwise the "still working" apology (the answer then waits for "답변 확인"). Does nothing when the callback
+   * is already used, expired, or taken by another worker or instance at the same moment.
+   */
+  deliver(task: Task): Promise<void>
+}
+
+export function createDelivery(deps: DeliveryDeps): Delivery {
+  const post = deps.post ?? postCallback
+  const settleMs = deps.config.kakao.callback_settle_ms
+
+  return {
+    async deliver(task) {
+      if (task.callbackStatus !== 'pending' || !task.callbackUrl) return
+      // Kakao rejects a callback that races the skill response as an invalid token: let the ack land first.
+      const settleAt = task.createdAt.getTime() + settleMs
+      if (Date.now() < settleAt) await Bun.sleep(settleAt - Date.now())
+      const now = new Date()
+      if (task.expiresAt && now >= task.expiresAt) return // the guard marks it expired
+      const claimed = await claimCallback(deps.db, task.id, now)
+      if (!claimed) return
+      const log = deps.log.child({ taskId: claimed.id })
+      let body: SkillResponse
+      let remaining: string | null = null
+      const isAnswer = claimed.status === 'completed' && claimed.aiResponse !== null
+      if (isAnswer) {
+        const reply = answerReply(claimed.aiResponse!, deps.messages)
+        body = reply.response
+        remaining = reply.remaining
+      } else {
+        body = claimed.status === 'failed' ? failedReply(deps.messages) : slowReply(deps.messages)
+      }
+      const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
+      const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))
+      const error = outcome.ok ? null : (outcome.message ?? `HTTP ${outcome.httpStatus}`)
+      await recordCallbackOutcome(deps.db, claimed.id, {
+        status: outcome.ok ? 'sent' : 'rejected',
+        error,
+        deliveredAnswer: isAnswer && outcome.ok,
+        remainingText: remaining,
+      })
+      if (outcome.ok) {
+        log.debug(
+          { kind: isAnswer ? 'answer' : claimed.status === 'failed' ? 'failed' : 'slow' },
+          'callback sent',
+        )
+      } else {
+        log.warn(
+          { httpStatus: outcome.httpStatus, kakaoStatus: outcome.kakaoStatus, error },
+          'callback rejected',
+        )
+        await logEvent(deps.db, 'callback_rejected', claimed.userId, {
+          task_id: claimed.id,
+          http_status: outcome.httpStatus,
+          kakao_status: outcome.kakaoStatus,
+          message: error,
+        })
+      }
+    },
+  }
+}

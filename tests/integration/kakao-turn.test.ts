@@ -1,0 +1,425 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Dialect } from '../../src/store/db.ts'
+import { testDialects } from '../helpers/db.ts'
+import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
+import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
+import { kakaoPayload } from '../helpers/kakao.ts'
+import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+type Row = Record<string, any>
+
+/**
+ * The scenarios of the Kakao-turn issue, each asserting what reached the fake Kakao receiver and what is in the
+ * database. The model is a real HTTP server driven through the real openai SDK.
+ */
+for (const dialect of await testDialects()) {
+  describe(`Kakao turn (${dialect})`, () => {
+    let model: FakeOpenAI
+    let kakao: FakeKakao
+    const started: TestKbot[] = []
+
+    beforeAll(() => {
+      model = startFakeOpenAI()
+      kakao = startFakeKakao()
+    })
+    afterAll(async () => {
+      await Promise.all(started.map((k) => k.stop()))
+      model.close()
+      kakao.close()
+    })
+
+    async function bot(label: string, toml = '', env: Record<string, string> = {}) {
+      const k = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `turn-${label}-${dialect}`,
+        env: { OPENAI_BASE_URL: model.url, CALLBACK_ALLOWED_HOSTS: kakao.origin, ...env },
+        toml,
+      })
+      started.push(k)
+      return k
+    }
+
+    const q = (k: TestKbot, sql: string, params: unknown[] = []) => k.db.store.db.query<Row>(sql, params)
+    const taskOf = async (k: TestKbot, userKey: string) =>
+      (
+        await q(
+          k,
+          `select t.* from aiprocessingtask t join appuser u on u.id = t.user_id where u.kakao_user_id = $1
+            order by t.created_at desc limit 1`,
+          [userKey],
+        )
+      )[0]
+
+    test('normal answer: ack at once, one callback with the answer, rows recorded', async () => {
+      model.setDefault({
+        content: '안녕하세요! 무엇을 도와드릴까요?',
+        usage: { prompt_tokens: 120, completion_tokens: 15 },
+      })
+      const k = await bot('normal')
+      const url = kakao.callbackUrl()
+      const user = `u-normal-${dialect}`
+      const before = model.requests.length
+      const res = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '안녕하세요', userId: user, callbackUrl: url }),
+        {
+          'x-request-id': `chp-${crypto.randomUUID()}`,
+        },
+      )
+      expect(res.status).toBe(200)
+      expect(res.json).toEqual({
+        version: '2.0',
+        useCallback: true,
+        data: { text: 'AI가 답변을 생성하고 있어요!' },
+      })
+      const [arrival] = await waitFor(() => kakao.arrivalsFor(url).length > 0 && kakao.arrivalsFor(url))
+      expect(arrival!.status).toBe('SUCCESS')
+      expect(arrival!.body).toEqual({
+        version: '2.0',
+        template: { outputs: [{ simpleText: { text: '안녕하세요! 무엇을 도와드릴까요?' } }] },
+      })
+      const sent = model.requests.slice(before)
+      expect(sent.length).toBe(1)
+      expect(sent[0]!.body.messages[0]!.role).toBe('system')
+      expect(sent[0]!.body.messages.at(-1)).toEqual({ role: 'user', content: '안녕하세요' })
+      expect(sent[0]!.body).toMatchObject({ model: 'gpt-4o', temperature: 0.2, max_tokens: 1000 })
+
+      const task = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.callback_status === 'sent' && t.delivered_at ? t : null
+      })
+      expect(task).toMatchObject({
+        status: 'completed',
+        attempts: 1,
+        tokens_used: 135,
+        ai_response: '안녕하세요! 무엇을 도와드릴까요?',
+      })
+      expect(
+        new Date(task.callback_sent_at).getTime() - new Date(task.created_at).getTime(),
+      ).toBeGreaterThanOrEqual(30)
+      const [log] = await q(k, 'select * from promptlog where task_id = $1', [task.id])
+      expect(log).toMatchObject({
+        prompt_tokens: 120,
+        completion_tokens: 15,
+        total_tokens: 135,
+        model: 'gpt-4o',
+        prompt_name: 'default',
+        prompt_version: 1,
+      })
+      expect(Number(log!.latency_ms)).toBeGreaterThanOrEqual(0)
+      const msgs = await q(
+        k,
+        'select role, content, tokens from message where conv_id = $1 order by created_at',
+        [task.conv_id],
+      )
+      expect(msgs.map((m) => m.role)).toEqual(['user', 'assistant'])
+      expect(msgs[1]).toMatchObject({ content: '안녕하세요! 무엇을 도와드릴까요?', tokens: 15 })
+      model.setDefault({})
+    })
+
+    test('model slower than the deadline: apology with "답변 확인" before expiry, answer served later', async () => {
+      model.script(
+        { delayMs: 2500, content: '늦은 답변입니다.' },
+        { delayMs: 600, content: '늦은 답변입니다.' },
+      )
+      const k = await bot(
+        'slow',
+        '[kakao]\ncallback_ttl_ms = 3000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 300',
+      )
+      const url = kakao.callbackUrl(3000)
+      const user = `u-slow-${dialect}`
+      const t0 = Date.now()
+      const res = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '천천히 답해 주세요', userId: user, callbackUrl: url }),
+      )
+      expect(res.json.useCallback).toBe(true)
+      const [arrival] = await waitFor(() => kakao.arrivalsFor(url).length > 0 && kakao.arrivalsFor(url))
+      expect(arrival!.status).toBe('SUCCESS')
+      expect(arrival!.at - t0).toBeLessThan(3000)
+      const body = arrival!.body as any
+      expect(body.template.outputs[0].simpleText.text).toContain('시간이 조금 더 걸리고')
+      expect(body.template.quickReplies).toEqual([
+        { label: '답변 확인', action: 'message', messageText: '답변 확인' },
+      ])
+      const done = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.status === 'completed' ? t : null
+      })
+      expect(done).toMatchObject({
+        callback_status: 'sent',
+        delivered_at: null,
+        ai_response: '늦은 답변입니다.',
+      })
+      const check = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+      expect(check.json.template.outputs[0].simpleText.text).toBe('늦은 답변입니다.')
+      const after = await taskOf(k, user)
+      expect(after.delivered_at).not.toBeNull()
+      expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test('429 then success: retried after the server-given wait, one callback with the answer', async () => {
+      const k = await bot('429')
+      model.script({ status: 429, headers: { 'retry-after-ms': '100' } }, { content: '재시도 성공' })
+      const before = model.requests.length
+      const url = kakao.callbackUrl()
+      const user = `u-429-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      expect((kakao.arrivalsFor(url)[0]!.body as any).template.outputs[0].simpleText.text).toBe('재시도 성공')
+      const task = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.delivered_at ? t : null
+      })
+      expect(task).toMatchObject({ status: 'completed', attempts: 2, callback_status: 'sent' })
+      expect(model.requests.length - before).toBe(2)
+      expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test('500 on every attempt: three attempts, then one callback with the apology', async () => {
+      const k = await bot('500')
+      model.script({ status: 500 }, { status: 500 }, { status: 500 })
+      const before = model.requests.length
+      const url = kakao.callbackUrl()
+      const user = `u-500-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      const task = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.status === 'failed' && t.callback_status === 'sent' ? t : null
+      })
+      expect(task.attempts).toBe(3)
+      expect(task.error).toContain('500')
+      expect(model.requests.length - before).toBe(3)
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      const arrivals = kakao.arrivalsFor(url)
+      expect(arrivals.length).toBe(1)
+      expect((arrivals[0]!.body as any).template.outputs[0].simpleText.text).toContain('죄송해요')
+      const events = await q(k, `select detail from eventlog where type = 'task_failed' and user_id = $1`, [
+        task.user_id,
+      ])
+      expect(events.length).toBe(1)
+    })
+
+    test('a hanging model: attempts time out, the callback carries the apology before it expires', async () => {
+      const k = await bot(
+        'hang',
+        '[kakao]\ncallback_ttl_ms = 6000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 300',
+        {
+          OPENAI_TIMEOUT_MS: '700',
+        },
+      )
+      model.script({ hang: true }, { hang: true }, { hang: true })
+      const url = kakao.callbackUrl(6000)
+      const user = `u-hang-${dialect}`
+      const t0 = Date.now()
+      await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      const task = await waitFor(
+        async () => {
+          const t = await taskOf(k, user)
+          return t?.status === 'failed' && t.callback_status === 'sent' ? t : null
+        },
+        { timeoutMs: 15_000 },
+      )
+      expect(task.attempts).toBe(3)
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      const arrivals = kakao.arrivalsFor(url)
+      expect(arrivals.length).toBe(1)
+      expect(arrivals[0]!.status).toBe('SUCCESS')
+      expect(arrivals[0]!.at - t0).toBeLessThan(6000)
+      await waitFor(() => model.inFlight() === 0, { what: 'hanging requests to be abandoned' })
+    })
+
+    test('the receiver answers FAIL: recorded as rejected, the answer is kept for "답변 확인"', async () => {
+      const k = await bot('fail')
+      kakao.failAll(true, 400)
+      try {
+        model.script({ content: '보관된 답변' })
+        const url = kakao.callbackUrl()
+        const user = `u-fail-${dialect}`
+        await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+        const task = await waitFor(async () => {
+          const t = await taskOf(k, user)
+          return t?.callback_status === 'rejected' ? t : null
+        })
+        expect(task).toMatchObject({ status: 'completed', delivered_at: null })
+        expect(task.callback_error).toContain('Invalid callback token')
+        expect(kakao.arrivalsFor(url).length).toBe(1)
+        kakao.failAll(false)
+        const check = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+        expect(check.json.template.outputs[0].simpleText.text).toBe('보관된 답변')
+        expect((await taskOf(k, user)).delivered_at).not.toBeNull()
+        const events = await q(
+          k,
+          `select id from eventlog where type = 'callback_rejected' and user_id = $1`,
+          [task.user_id],
+        )
+        expect(events.length).toBe(1)
+      } finally {
+        kakao.failAll(false)
+      }
+    })
+
+    test('a callbackUrl on a host that is not allowed is never requested; the turn still gets an answer', async () => {
+      const k = await bot('ssrf')
+      model.script({ content: '안전한 답변' })
+      const allowedUrl = kakao.callbackUrl()
+      const foreign = allowedUrl.replace('127.0.0.1', 'localhost')
+      const user = `u-ssrf-${dialect}`
+      const before = kakao.arrivals.length
+      const res = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '질문', userId: user, callbackUrl: foreign }),
+      )
+      expect(res.status).toBe(200)
+      expect(res.json.template.outputs[0].simpleText.text).toBe('안전한 답변')
+      const task = await taskOf(k, user)
+      expect(task).toMatchObject({ callback_url: null, callback_status: 'inline' })
+      const events = await q(
+        k,
+        `select detail from eventlog where type = 'callback_refused' and user_id = $1`,
+        [task.user_id],
+      )
+      expect(events.length).toBe(1)
+      // Give any stray request time to land at the receiver before asserting it did not.
+      await k.kbot.guard.sweep()
+      expect(kakao.arrivals.length).toBe(before)
+    })
+
+    test('an answer of 3,500 characters with markdown: 3 clean bubbles ≤ 1000, the rest via "자세히"', async () => {
+      const k = await bot('long')
+      const para = (i: number) =>
+        `## 항목 ${i}\n**중요한** 내용입니다. 자세한 안내는 [여기](https://example.com/guide_${i}?a=1&b=2)에서 확인하세요. ` +
+        `${'이 문장은 긴 답변을 만들기 위한 문장입니다. '.repeat(6)}\n`
+      let long = ''
+      for (let i = 1; long.length < 3500; i++) long += para(i)
+      model.script({ content: long })
+      const url = kakao.callbackUrl()
+      const user = `u-long-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '길게 알려 주세요', userId: user, callbackUrl: url }))
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      const body = kakao.arrivalsFor(url)[0]!.body as any
+      const texts: string[] = body.template.outputs.map((o: any) => o.simpleText.text)
+      expect(texts.length).toBe(3)
+      for (const t of texts) {
+        expect(t.length).toBeLessThanOrEqual(1000)
+        expect(t).not.toMatch(/\*\*|##|\]\(/)
+      }
+      expect(texts.join('\n')).toContain('https://example.com/guide_1?a=1&b=2')
+      expect(body.template.quickReplies).toEqual([
+        { label: '자세히', action: 'message', messageText: '자세히' },
+      ])
+      const task = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.delivered_at ? t : null
+      })
+      expect(task.remaining_text?.length).toBeGreaterThan(0)
+      const shown = texts.join('').length
+      let rest = ''
+      for (let i = 0; i < 5; i++) {
+        const more = await k.post('/skill', kakaoPayload({ utterance: '자세히', userId: user }))
+        const outs: string[] = more.json.template.outputs.map((o: any) => o.simpleText.text)
+        if (outs[0] === '더 보여 드릴 내용이 없어요.') break
+        rest += outs.join('')
+      }
+      expect(shown + rest.length).toBeGreaterThan(3000)
+      expect((await taskOf(k, user)).remaining_text).toBeNull()
+    })
+
+    test('a duplicate X-Request-Id creates no second task and no second callback', async () => {
+      const k = await bot('dup')
+      const url = kakao.callbackUrl()
+      const user = `u-dup-${dialect}`
+      const headers = { 'x-request-id': `chp-${crypto.randomUUID().replace(/-/g, '')}` }
+      const payload = kakaoPayload({ utterance: '한 번만', userId: user, callbackUrl: url })
+      const [a, b] = await Promise.all([
+        k.post('/skill', payload, headers),
+        k.post('/skill', payload, headers),
+      ])
+      const c = await k.post('/skill', payload, headers)
+      for (const r of [a, b, c]) expect(r.json.useCallback).toBe(true)
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      const tasks = await q(k, 'select id from aiprocessingtask where request_id = $1', [
+        headers['x-request-id'],
+      ])
+      expect(tasks.length).toBe(1)
+      const userMsgs = await q(
+        k,
+        `select m.id from message m join conversation c on c.id = m.conv_id join appuser u on u.id = c.user_id
+          where u.kakao_user_id = $1 and m.role = 'user'`,
+        [user],
+      )
+      expect(userMsgs.length).toBe(1)
+      await k.kbot.guard.sweep()
+      expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test('a message after the session timeout opens a new conversation without the old history', async () => {
+      const k = await bot('session', '', { SESSION_TIMEOUT_MINUTES: '1' })
+      const user = `u-session-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '첫 번째 대화', userId: user }))
+      const first = await taskOf(k, user)
+      await waitFor(async () => (await taskOf(k, user))?.status === 'completed')
+      // Two minutes of silence, without waiting two minutes.
+      const past = new Date(Date.now() - 2 * 60_000)
+      await q(k, 'update conversation set last_activity_at = $1 where id = $2', [past, first.conv_id])
+      const before = model.requests.length
+      await k.post('/skill', kakaoPayload({ utterance: '두 번째 대화', userId: user }))
+      const second = await taskOf(k, user)
+      expect(second.conv_id).not.toBe(first.conv_id)
+      const old = await q(k, 'select ended_at from conversation where id = $1', [first.conv_id])
+      expect(old[0]!.ended_at).not.toBeNull()
+      const sent = model.requests.slice(before)
+      expect(sent[0]!.body.messages.map((m) => m.content)).not.toContain('첫 번째 대화')
+      const started = await q(
+        k,
+        `select id from eventlog where type = 'conversation_started' and user_id = $1`,
+        [second.user_id],
+      )
+      expect(started.length).toBe(2)
+    })
+
+    test('within the session, earlier turns reach the model as history', async () => {
+      const k = await bot('history')
+      const user = `u-history-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '제가 좋아하는 색은 파란색이에요', userId: user }))
+      const before = model.requests.length
+      await k.post('/skill', kakaoPayload({ utterance: '제가 좋아하는 색이 뭐였죠?', userId: user }))
+      const messages = model.requests[before]!.body.messages
+      expect(messages.map((m) => m.role)).toEqual(['system', 'user', 'assistant', 'user'])
+      expect(messages[1]!.content).toBe('제가 좋아하는 색은 파란색이에요')
+    })
+
+    test('no callbackUrl: answered inline within the budget', async () => {
+      const k = await bot('inline')
+      model.script({ content: '바로 드리는 답변' })
+      const user = `u-inline-${dialect}`
+      const res = await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user }))
+      expect(res.json).toEqual({
+        version: '2.0',
+        template: { outputs: [{ simpleText: { text: '바로 드리는 답변' } }] },
+      })
+      const task = await taskOf(k, user)
+      expect(task).toMatchObject({ status: 'completed', callback_status: 'inline' })
+      expect(task.delivered_at).not.toBeNull()
+    })
+
+    test('no callbackUrl and a slow model: "preparing" with 답변 확인, then the answer on request', async () => {
+      const k = await bot('inline-slow', '[kakao]\ninline_wait_ms = 300')
+      model.script({ delayMs: 800, content: '준비된 답변' })
+      const user = `u-inline-slow-${dialect}`
+      const res = await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user }))
+      expect(res.json.template.outputs[0].simpleText.text).toContain('답변을 준비하고 있어요')
+      expect(res.json.template.quickReplies[0].label).toBe('답변 확인')
+      const early = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+      expect(early.json.template.outputs[0].simpleText.text).toContain('아직 답변을 준비하고 있어요')
+      await waitFor(async () => (await taskOf(k, user))?.status === 'completed')
+      const check = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+      expect(check.json.template.outputs[0].simpleText.text).toBe('준비된 답변')
+      const again = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+      expect(again.json.template.outputs[0].simpleText.text).toBe(
+        '지금 확인할 답변이 없어요. 궁금한 점을 편하게 말씀해 주세요.',
+      )
+    })
+  })
+}
