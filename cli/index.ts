@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { serveCommand } from './commands/serve.ts'
+import { tasksCommand } from './commands/tasks.ts'
 import { fail } from './shared.ts'
 
 const program = new Command('kbot')
@@ -13,6 +14,7 @@ const program = new Command('kbot')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
+  .addCommand(tasksCommand())
 
 try {
   await program.parseAsync()

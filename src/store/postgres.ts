@@ -74,6 +74,8 @@ export function openPostgres(url: string, options: OpenStoreOptions = {}): Store
     max: options.max ?? 10,
     connect_timeout: options.connectTimeout ?? 3,
     idle_timeout: 60,
+    // The default reconnect backoff grows to 20 s during an outage; a chatbot should be back within a second.
+    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
     // int8 (count(*), sums) comes back as a string by default; numbers are what every caller wants here.
     types: {

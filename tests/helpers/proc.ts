@@ -1,0 +1,110 @@
+import { mkdtempSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import type { Subprocess } from 'bun'
+import { waitFor } from './wait.ts'
+
+const ROOT = join(import.meta.dir, '..', '..')
+
+export interface ServeProcess {
+  pid: number
+  url: string
+  proc: Subprocess<'ignore', 'pipe', 'pipe'>
+  /** Parsed JSON log lines (stderr). */
+  logs: Record<string, unknown>[]
+  kill(signal?: NodeJS.Signals | number): void
+  exited: Promise<number>
+}
+
+/** Starts `kbot serve --port 0` as a real process and waits until it listens. */
+export async function startServe(opts: {
+  env: Record<string, string>
+  toml?: string
+  label?: string
+}): Promise<ServeProcess> {
+  const dir = mkdtempSync(join(tmpdir(), `kbot-proc-${opts.label ?? 'x'}-`))
+  const config = join(dir, 'config.toml')
+  writeFileSync(config, opts.toml ?? '')
+  const proc = Bun.spawn(['bun', 'cli/index.ts', 'serve', '--port', '0', '--host', '127.0.0.1'], {
+    cwd: ROOT,
+    env: {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? '',
+      LOG_LEVEL: 'info',
+      KBOT_CONFIG: config,
+      ...opts.env,
+    },
+    stdin: 'ignore',
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  const logs: Record<string, unknown>[] = []
+  void (async () => {
+    const decoder = new TextDecoder()
+    let buffer = ''
+    for await (const chunk of proc.stderr) {
+      buffer += decoder.decode(chunk, { stream: true })
+      let nl = buffer.indexOf('\n')
+      while (nl >= 0) {
+        const line = buffer.slice(0, nl)
+        buffer = buffer.slice(nl + 1)
+        try {
+          logs.push(JSON.parse(line))
+        } catch {
+          logs.push({ msg: line })
+        }
+        nl = buffer.indexOf('\n')
+      }
+    }
+  })()
+  const ready = await waitFor(
+    () => {
+      if (proc.exitCode !== null)
+        throw new Error(`kbot serve exited early (${proc.exitCode}): ${JSON.stringify(logs.slice(-5))}`)
+      return logs.find((l) => l.msg === 'kbot is serving')
+    },
+    { timeoutMs: 20_000, what: 'kbot serve to listen' },
+  )
+  return {
+    pid: proc.pid,
+    url: String(ready.url),
+    proc,
+    logs,
+    kill: (signal = 'SIGTERM') => proc.kill(signal),
+    exited: proc.exited,
+  }
+}
+
+/** POSTs JSON and returns status and parsed body; network errors become status 0. */
+export async function postJson(url: string, body: unknown, headers: Record<string, string> = {}) {
+  try {
+    const res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body: JSON.stringify(body),
+    })
+    const text = await res.text()
+    return { status: res.status, json: text ? JSON.parse(text) : null }
+  } catch (err) {
+    return { status: 0, json: null, error: (err as Error).message }
+  }
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T, R>(
+  items: readonly T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<R>,
+): Promise<R[]> {
+  const results: R[] = new Array(items.length)
+  let next = 0
+  await Promise.all(
+    Array.from({ length: Math.min(limit, items.length) }, async () => {
+      while (next < items.length) {
+        const i = next++
+        results[i] = await fn(items[i]!, i)
+      }
+    }),
+  )
+  return results
+}
