@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { createKbot, type Kbot } from '../../src/kbot.ts'
 import { createLogger, type Logger } from '../../src/logger.ts'
-import type { Dialect } from '../../src/store/db.ts'
+import { type Dialect, openStore } from '../../src/store/db.ts'
 import { createTestDb, type TestDb } from './db.ts'
 
 export interface TestKbotOptions {
@@ -14,7 +14,7 @@ export interface TestKbotOptions {
   env?: Record<string, string>
   /** Extra config.toml text (lease, margins, pipeline, messages…). */
   toml?: string
-  /** Reuse an existing database instead of a fresh one. */
+  /** Another instance on an existing database: its own connections, the same tables. */
   db?: TestDb
   logLevel?: string
 }
@@ -53,7 +53,8 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
     env: { KBOT_CONFIG: path, DATABASE_URL: db.url, OPENAI_API_KEY: 'sk-test', ...opts.env },
   })
   const log = createLogger({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' })
-  const kbot = await createKbot(config, { log, store: db.store, migrate: false })
+  const store = opts.db ? await openStore(db.url) : db.store
+  const kbot = await createKbot(config, { log, store, migrate: false })
   await kbot.start()
   const call = async (req: Request) => {
     const res = await kbot.app.handle(req)
@@ -76,7 +77,8 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
     get: (p) => call(new Request(`http://localhost${p}`)),
     async stop() {
       await kbot.stop()
-      if (!opts.db) await db.drop()
+      if (opts.db) await store.close()
+      else await db.drop()
     },
   }
 }
