@@ -1,3 +1,5 @@
+import { PARTICLE_PAIRS, type ParticlePair, particle } from './names/josa.ts'
+
 /**
  * Every sentence a Kakao user can see, in natural, polite Korean. Operators override any of them in
  * `[messages]` of config.toml. `{{…}}` placeholders are filled by `fill()`; a name placeholder may take a
@@ -23,13 +25,51 @@ export const DEFAULT_MESSAGES = {
   more_label: '자세히',
   welcome_known: '다시 찾아 주셔서 반가워요, {{name}} 님! 오늘은 무엇을 도와드릴까요?',
   welcome_new: '안녕하세요, 반가워요! 어떻게 불러 드리면 좋을까요? 이름을 알려 주세요.',
+  /** `/이름` or "이름 바꿔" when no name is known yet. */
+  name_ask: '어떻게 불러 드리면 좋을까요? 이름을 알려 주세요.',
+  /** `/이름` or "이름 바꿔" when a name is known. */
+  name_ask_change: '지금은 {{name|이라고/라고}} 불러 드리고 있어요. 새로 불러 드릴 이름을 알려 주세요.',
+  /** The first name was saved. */
+  name_set: '반가워요! 앞으로 {{name|이라고/라고}} 불러 드릴게요.',
+  /** The name was changed; `{{old}}` is the previous one. */
+  name_changed: '알겠어요! 이제부터 {{old|이/가}} 아니라 {{name|이라고/라고}} 불러 드릴게요.',
+  /** The user gave the name that is already saved. */
+  name_same: '이미 {{name|이라고/라고}} 불러 드리고 있어요. 앞으로도 그렇게 불러 드릴게요!',
+  /** `{{reason}}` says what is wrong and states the rule (1–20 characters of 한글, 영문, 숫자, · - _). */
+  name_invalid: '{{reason}} 다시 알려 주시거나, 그만두시려면 "취소"라고 말씀해 주세요.',
+  /** While waiting, a reply that is not a name (a question, "배고파", "학생이야"). */
+  name_retry: '이름만 알려 주시면 그렇게 불러 드릴게요. 그만두시려면 "취소"라고 말씀해 주세요.',
+  name_cancelled: '알겠어요, 이름 바꾸기를 그만둘게요. 언제든 "/이름"이라고 말씀하시면 다시 정할 수 있어요.',
+  /** The quick reply offered while waiting for a name; it always sends "취소". */
+  name_cancel_label: '취소',
 } as const
 
 export type Messages = { [K in keyof typeof DEFAULT_MESSAGES]: string }
 
-/** Replaces `{{key}}` with values; unknown keys are left as they are so a typo is visible. */
+/** Each particle by either of its forms or the pair: `이라고`, `라고` and `이라고/라고` all pick by the name. */
+const PARTICLES = new Map<string, ParticlePair>(
+  PARTICLE_PAIRS.flatMap((pair) => [
+    [pair, pair] as const,
+    ...pair.split('/').map((form) => [form, pair] as const),
+  ]),
+)
+
+/**
+ * Replaces `{{key}}` with values, and `{{key|이/가}}` (or `{{key|가}}`) with the value and the particle that
+ * fits it. Unknown keys and unknown particles are left as they are so a typo is visible.
+ *
+ * @example
+ *   fill('{{name|아/야}}, 안녕!', { name: '길동' }) // '길동아, 안녕!'
+ */
 export function fill(template: string, values: Record<string, string | number>): string {
-  return template.replace(/\{\{\s*([\w.]+)\s*\}\}/g, (whole, key: string) =>
-    key in values ? String(values[key]) : whole,
+  return template.replace(
+    /\{\{\s*([\w.]+)\s*(?:\|\s*([^{}|]+?)\s*)?\}\}/g,
+    (whole, key: string, filter: string | undefined) => {
+      if (!(key in values)) return whole
+      const value = String(values[key])
+      if (filter === undefined) return value
+      const pair = PARTICLES.get(filter)
+      return pair ? particle(value, pair) : whole
+    },
   )
 }
