@@ -32,7 +32,7 @@ export const SkillPayloadSchema = v.looseObject({
       params: anyRecord,
       block: v.optional(v.nullable(v.looseObject({ id: nullableText, name: nullableText }))),
     },
-    'userRequest is missing',
+    'userRequest must be an object',
   ),
   bot: v.optional(
     v.nullable(
@@ -63,6 +63,8 @@ export function parseSkillPayload(body: unknown): ParseResult {
   if (result.success) return { ok: true, payload: result.output }
   const issue = result.issues[0]
   const path = v.getDotPath(issue)
+  // valibot reports a missing key with its parent object's message; name the key itself instead.
+  if (path && issue.input === undefined) return { ok: false, reason: `${path} is missing` }
   return { ok: false, reason: path ? `${path}: ${issue.message}` : issue.message }
 }
 

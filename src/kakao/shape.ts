@@ -11,8 +11,11 @@ export function stripMarkdown(input: string): string {
   const keep = (url: string) => `\u0000${urls.push(url) - 1}\u0000`
   let text = input.replace(/\r\n?/g, '\n')
 
-  // Fenced code: keep the code, drop the fences.
-  text = text.replace(/^```[^\n]*\n([\s\S]*?)^```[ \t]*$/gm, (_, code: string) => code.replace(/\n$/, ''))
+  // Fenced and inline code: kept verbatim, set aside like URLs (`# x`, `- x`, `__init__` are code, not markdown).
+  text = text.replace(/^```[^\n]*\n([\s\S]*?)^```[ \t]*$/gm, (_, code: string) =>
+    keep(code.replace(/\n$/, '')),
+  )
+  text = text.replace(/`([^`\n]+)`/g, (_, code: string) => keep(code))
   // Images and links: "text (url)"; a link whose text is its URL becomes the URL.
   text = text.replace(
     /!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g,
@@ -26,7 +29,6 @@ export function stripMarkdown(input: string): string {
   text = text.replace(URL_RE, (url) => keep(url))
 
   text = text.replace(/<br\s*\/?>/gi, '\n')
-  text = text.replace(/`([^`\n]+)`/g, '$1')
   text = text.replace(/^[ \t]*#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$/gm, '$1')
   text = text.replace(/^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$/gm, '')
   text = text.replace(/^[ \t]*>[ \t]?/gm, '')
@@ -50,7 +52,7 @@ export function stripMarkdown(input: string): string {
     .replace(/[ \t]+$/gm, '')
     .replace(/\n{3,}/g, '\n\n')
     .trim()
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0000 marks kept URLs, and cannot occur in input text
+  // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0000 marks kept URLs and code, and cannot occur in input text
   return text.replace(/\u0000(\d+)\u0000/g, (_, i: string) => urls[Number(i)]!)
 }
 

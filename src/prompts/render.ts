@@ -3,7 +3,10 @@
  * written for a variable a plugin did not provide still reads naturally.
  */
 export function renderPrompt(template: string, vars: Readonly<Record<string, string>>): string {
-  return template.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi, (_, key: string) => vars[key] ?? '')
+  // hasOwn: `{{constructor}}` must not render Object.prototype's members.
+  return template.replace(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi, (_, key: string) =>
+    Object.hasOwn(vars, key) ? (vars[key] ?? '') : '',
+  )
 }
 
 const WEEKDAYS = ['일', '월', '화', '수', '목', '금', '토']
@@ -19,5 +22,6 @@ export function koreanDate(date: Date, timeZone = 'Asia/Seoul'): string {
   }).formatToParts(date)
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
   const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'))
-  return `${get('year')}년 ${get('month')}월 ${get('day')}일 (${WEEKDAYS[weekday] ?? ''})`
+  // en-CA pads month and day ("01"); Korean dates do not ("1월 1일").
+  return `${get('year')}년 ${Number(get('month'))}월 ${Number(get('day'))}일 (${WEEKDAYS[weekday] ?? ''})`
 }
