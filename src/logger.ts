@@ -43,10 +43,12 @@ export function createLogger(options: LoggerOptions): Logger {
     serializers: { err: pino.stdSerializers.err },
   }
   if (options.destination) return pino(base, options.destination)
-  // Logs go to stderr so that CLI commands keep stdout for data.
-  if (options.pretty)
+  // Logs go to stderr so that CLI commands keep stdout for data. Writes are synchronous: at info level kbot
+  // logs lifecycle and warnings only, and an asynchronous buffer lost the last lines when the process exited.
+  if (options.pretty) {
     return pino(base, pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true }))
-  return pino(base, pino.destination({ dest: 2, sync: false }))
+  }
+  return pino(base, pino.destination({ dest: 2, sync: true }))
 }
 
 /** A logger that discards everything; for tests and CLI commands that print their own output. */

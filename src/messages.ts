@@ -65,7 +65,7 @@ export function fill(template: string, values: Record<string, string | number>):
   return template.replace(
     /\{\{\s*([\w.]+)\s*(?:\|\s*([^{}|]+?)\s*)?\}\}/g,
     (whole, key: string, filter: string | undefined) => {
-      if (!(key in values)) return whole
+      if (!Object.hasOwn(values, key)) return whole
       const value = String(values[key])
       if (filter === undefined) return value
       const pair = PARTICLES.get(filter)

@@ -37,6 +37,10 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     hostname: config.host,
     port: config.port,
     maxRequestBodySize: config.kakao.max_body_bytes * 4,
+    // Elysia defaults to SO_REUSEPORT, which lets a second kbot on the same port start silently and split the
+    // traffic; an operator should get "address in use" instead. No development error pages either.
+    reusePort: false,
+    development: false,
   })
   port = kbot.app.server?.port ?? config.port
   await kbot.start()

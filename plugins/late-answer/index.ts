@@ -69,7 +69,7 @@ export default definePlugin({
           turn.reply = textResponse(deps.messages.nothing_more)
           return
         }
-        const { bubbles, remaining } = shapeAnswer(task.remainingText)
+        const { bubbles, remaining } = shapeAnswer(task.remainingText, { plain: true })
         await setRemainingText(deps.db, task.id, remaining)
         turn.reply = textResponse(bubbles, remaining ? [quickReply(deps.messages.more_label)] : [])
         return

@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { nameVars } from '../../src/names/josa.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { koreanDate, renderPrompt } from '../../src/prompts/render.ts'
 import { DEFAULT_SYSTEM_PROMPT, type PromptVersion } from '../../src/store/prompts.ts'
@@ -7,6 +8,8 @@ import { getSummary } from '../../src/store/summaries.ts'
 /**
  * Picks the active version of the prompt for this turn and renders its variables. The prompt name is the
  * route of the Kakao block (by block name or id, then intent name), else `prompt` (default "default").
+ * Variables: {{user_name}} (and {{user_name_vocative}}, _topic, _subject, _object, _copula with the right
+ * particle), {{today}}, {{now}}, {{summary}}, {{bot_name}}, and whatever earlier plugins put in `turn.vars`.
  */
 export default definePlugin({
   name: 'prompt-resolver',
@@ -47,7 +50,8 @@ export default definePlugin({
       }
       const summary = await getSummary(deps.db, turn.user.id)
       turn.vars = {
-        user_name: turn.user.name ?? '',
+        // user_name plus its particle forms: user_name_vocative (민수야/길동아), _topic, _subject, _object, _copula.
+        ...nameVars(turn.user.name),
         today: koreanDate(turn.receivedAt, options.time_zone),
         now: turn.receivedAt.toLocaleTimeString('ko-KR', {
           timeZone: options.time_zone,

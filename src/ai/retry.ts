@@ -72,7 +72,7 @@ function retryAfter(headers: Headers | undefined): number | null {
 
 /** Exponential backoff with full jitter (250 ms, 500 ms, 1 s … capped at 8 s), or the server's Retry-After. */
 export function backoffMs(attempt: number, retryAfterMs: number | null, random = Math.random): number {
-  if (retryAfterMs !== null) return Math.min(retryAfterMs, 30_000)
+  if (retryAfterMs !== null) return Math.min(Math.max(0, retryAfterMs), 30_000)
   const ceiling = Math.min(8000, 250 * 2 ** Math.max(0, attempt - 1))
   return Math.round(ceiling / 2 + (random() * ceiling) / 2)
 }

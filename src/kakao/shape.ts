@@ -101,11 +101,12 @@ export interface ShapedAnswer {
 
 export function shapeAnswer(
   answer: string,
-  opts: { maxBubbles?: number; maxChars?: number } = {},
+  opts: { maxBubbles?: number; maxChars?: number; plain?: boolean } = {},
 ): ShapedAnswer {
   const maxBubbles = opts.maxBubbles ?? 3
   const maxChars = opts.maxChars ?? 1000
-  const chunks = splitText(stripMarkdown(answer), maxChars)
+  // `remaining` is already plain text: stripping it again would eat code that looked like markdown.
+  const chunks = splitText(opts.plain ? answer : stripMarkdown(answer), maxChars)
   if (chunks.length === 0) return { bubbles: [], remaining: null }
   return {
     bubbles: chunks.slice(0, maxBubbles),

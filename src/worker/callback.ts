@@ -16,7 +16,8 @@ export function parseHostRules(entries: readonly string[]): HostRule[] {
     return {
       scheme: (m[1]?.toLowerCase() === 'http' ? 'http:' : 'https:') as HostRule['scheme'],
       host: `${m[2] ?? ''}${m[3]!.toLowerCase()}`,
-      port: m[4] ?? null,
+      // A URL reports no port for its scheme's default, so ":443" on https (":80" on http) means "default".
+      port: m[4] === undefined || m[4] === (m[1]?.toLowerCase() === 'http' ? '80' : '443') ? null : m[4],
     }
   })
 }

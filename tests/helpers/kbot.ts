@@ -39,8 +39,6 @@ callback_settle_ms = 30
 lease_ms = 3000
 guard_interval_ms = 50
 poll_ms = 200
-[pipeline]
-order = ["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]
 `
 
 export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {

@@ -39,7 +39,7 @@ export async function startServe(opts: {
     stderr: 'pipe',
   })
   const logs: Record<string, unknown>[] = []
-  void (async () => {
+  const reading = (async () => {
     const decoder = new TextDecoder()
     let buffer = ''
     for await (const chunk of proc.stderr) {
@@ -71,7 +71,8 @@ export async function startServe(opts: {
     proc,
     logs,
     kill: (signal = 'SIGTERM') => proc.kill(signal),
-    exited: proc.exited,
+    // Resolves once the process has exited and its last log lines have been read.
+    exited: Promise.all([proc.exited, reading]).then(([code]) => code),
   }
 }
 

@@ -22,8 +22,7 @@ describe.skipIf(!hasPg)('across instances (postgres)', () => {
   beforeAll(async () => {
     model = startFakeOpenAI({ content: '다른 인스턴스의 답변' })
     db = await createTestDb('postgres', 'cross')
-    const toml =
-      '[worker]\npoll_ms = 60000\n[pipeline]\norder = ["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]'
+    const toml = '[worker]\npoll_ms = 60000'
     // The front instance has no workers: everything it accepts must be picked up by the back instance.
     front = await startTestKbot({
       dialect: 'postgres',

@@ -41,7 +41,7 @@ for (const dialect of await testDialects()) {
     }
 
     const q = (k: TestKbot, sql: string, params: unknown[] = []) => k.db.store.db.query<Row>(sql, params)
-    const taskOf = async (k: TestKbot, userKey: string) =>
+    const taskOf = async (k: TestKbot, userKey: string): Promise<Row> =>
       (
         await q(
           k,
@@ -49,7 +49,7 @@ for (const dialect of await testDialects()) {
             order by t.created_at desc limit 1`,
           [userKey],
         )
-      )[0]
+      )[0] as Row
 
     test('normal answer: ack at once, one callback with the answer, rows recorded', async () => {
       model.setDefault({
@@ -73,7 +73,9 @@ for (const dialect of await testDialects()) {
         useCallback: true,
         data: { text: 'AI가 답변을 생성하고 있어요!' },
       })
-      const [arrival] = await waitFor(() => kakao.arrivalsFor(url).length > 0 && kakao.arrivalsFor(url))
+      const [arrival] = await waitFor(() =>
+        kakao.arrivalsFor(url).length > 0 ? kakao.arrivalsFor(url) : null,
+      )
       expect(arrival!.status).toBe('SUCCESS')
       expect(arrival!.body).toEqual({
         version: '2.0',
@@ -135,7 +137,9 @@ for (const dialect of await testDialects()) {
         kakaoPayload({ utterance: '천천히 답해 주세요', userId: user, callbackUrl: url }),
       )
       expect(res.json.useCallback).toBe(true)
-      const [arrival] = await waitFor(() => kakao.arrivalsFor(url).length > 0 && kakao.arrivalsFor(url))
+      const [arrival] = await waitFor(() =>
+        kakao.arrivalsFor(url).length > 0 ? kakao.arrivalsFor(url) : null,
+      )
       expect(arrival!.status).toBe('SUCCESS')
       expect(arrival!.at - t0).toBeLessThan(3000)
       const body = arrival!.body as any

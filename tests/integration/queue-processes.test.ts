@@ -27,8 +27,6 @@ callback_settle_ms = 50
 lease_ms = 2000
 guard_interval_ms = 100
 min_attempt_ms = 1000
-[pipeline]
-order = ["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]
 `
 
 /**

@@ -32,7 +32,7 @@ for (const dialect of await testDialects()) {
     async function serve(db: TestDb, graceMs: number) {
       const p = await startServe({
         label: `shutdown-${dialect}`,
-        toml: `[kakao]\ncallback_settle_ms = 20\n[worker]\nshutdown_grace_ms = ${graceMs}\nlease_ms = 2000\npoll_ms = 200\n[pipeline]\norder = ["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]`,
+        toml: `[kakao]\ncallback_settle_ms = 20\n[worker]\nshutdown_grace_ms = ${graceMs}\nlease_ms = 2000\npoll_ms = 200`,
         env: {
           DATABASE_URL: db.url,
           OPENAI_API_KEY: 'sk-test',

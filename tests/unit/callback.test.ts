@@ -291,3 +291,12 @@ describe('postCallback', () => {
     expect(JSON.parse(hit!.body)).toEqual(body)
   })
 })
+
+describe('default ports written out', () => {
+  test('bot-api.kakao.com:443 allows the real callback URLs (a URL reports no port for 443)', () => {
+    const rules = parseHostRules(['bot-api.kakao.com:443', 'http://127.0.0.1:80'])
+    expect(isCallbackAllowed('https://bot-api.kakao.com/v1/bots/x/callback/cbtoken:abc', rules)).toBe(true)
+    expect(isCallbackAllowed('https://bot-api.kakao.com:8443/v1/bots/x/callback/t', rules)).toBe(false)
+    expect(isCallbackAllowed('http://127.0.0.1/cb', rules)).toBe(true)
+  })
+})

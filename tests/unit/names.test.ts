@@ -418,3 +418,9 @@ describe('explainName', () => {
     })
   })
 })
+
+test('fill leaves built-in object members alone, so a typo stays visible', () => {
+  expect(fill('{{constructor}} {{toString|이/가}} {{name}}', { name: '민수' })).toBe(
+    '{{constructor}} {{toString|이/가}} 민수',
+  )
+})

@@ -238,3 +238,7 @@ describe('estimateTokens', () => {
     expect(previous).toBeGreaterThan(estimateTokens(text.slice(0, 10)))
   })
 })
+
+test('a negative Retry-After never gives a negative wait', () => {
+  expect(backoffMs(1, -5000, () => 0.5)).toBe(0)
+})

@@ -206,3 +206,26 @@ describe('shapeAnswer', () => {
     expect(remaining).toBe('다섯.')
   })
 })
+
+describe('"자세히" pages', () => {
+  test('code that did not fit keeps its markdown-looking lines on later pages', () => {
+    const filler = Array.from(
+      { length: 40 },
+      (_, i) => `설명 문장 ${i}번입니다. 조금 더 길게 써 둡니다.`,
+    ).join(' ')
+    const answer = `${filler.repeat(3)}\n\n\`\`\`python\n# 설정을 읽습니다\ndef __init__(self):\n    - 이 줄은 목록이 아닙니다\n\`\`\``
+    const first = shapeAnswer(answer)
+    expect(first.remaining).not.toBeNull()
+    let pages = ''
+    let rest = first.remaining
+    while (rest) {
+      const next = shapeAnswer(rest, { plain: true })
+      pages += next.bubbles.join('\n')
+      rest = next.remaining
+    }
+    const all = first.bubbles.join('\n') + pages
+    expect(all).toContain('# 설정을 읽습니다')
+    expect(all).toContain('def __init__(self):')
+    expect(all).toContain('- 이 줄은 목록이 아닙니다')
+  })
+})
