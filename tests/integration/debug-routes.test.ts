@@ -80,6 +80,20 @@ describe('DEBUG routes (listening server, SQLite)', () => {
     expect(invalid.json).toMatchObject({ status: 'FAIL', message: 'Invalid json response from bot-skill.' })
   })
 
+  test('/test-name-extraction explains a name, a refusal and an invalid name', async () => {
+    expect((await post('/test-name-extraction', { text: '길동이라고 불러줘' })).json).toMatchObject({
+      name: '길동',
+      valid: true,
+      reason: null,
+    })
+    const student = (await post('/test-name-extraction', { text: '난 학생이야' })).json
+    expect(student.name).toBeNull()
+    expect(typeof student.reason).toBe('string')
+    const long = (await post('/test-name-extraction', { text: `내 이름은 ${'가'.repeat(21)}야` })).json
+    expect(long.valid).toBe(false)
+    expect((await post('/test-name-extraction', { nope: 1 })).status).toBe(400)
+  })
+
   test('/test-skill refuses a body without an utterance', async () => {
     const res = await post('/test-skill', { user_id: 'x' })
     expect(res.status).toBe(400)
