@@ -3,6 +3,7 @@ import { type Config, messagesOf } from './config.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
+import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
@@ -22,6 +23,8 @@ export interface KbotOptions {
   store?: Store
   /** Replace the model client (tests that need no HTTP model). */
   ai?: AiClient
+  /** Where warn/error lines go once the database is open (the logmessage table). */
+  logSink?: LogSink
   /** The server's own base URL once it listens (DEBUG /test-skill builds callback URLs from it). */
   selfUrl?: () => string
 }
@@ -39,6 +42,7 @@ export async function createKbot(config: Config, options: KbotOptions) {
     if (result.applied.length > 0)
       log.info({ applied: result.applied.map((m) => m.id) }, 'migrations applied')
   }
+  options.logSink?.attach(store.db)
   const messages = messagesOf(config)
   const ai = options.ai ?? createAiClient(config)
   const delivery = createDelivery({ db: store.db, config, log, messages })
@@ -93,6 +97,7 @@ export async function createKbot(config: Config, options: KbotOptions) {
       await pool.stop(config.worker.shutdown_grace_ms)
       await guard.stop()
       await prompts.stop()
+      await options.logSink?.detach()
       if (!options.store) await store.close()
     },
   }

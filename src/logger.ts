@@ -33,6 +33,8 @@ export interface LoggerOptions {
   /** Pretty, human-readable lines (DEBUG or a TTY); JSON otherwise. */
   pretty?: boolean
   destination?: pino.DestinationStream
+  /** Also sends warn and above here (the logmessage table). */
+  sink?: pino.DestinationStream
 }
 
 export function createLogger(options: LoggerOptions): Logger {
@@ -42,13 +44,22 @@ export function createLogger(options: LoggerOptions): Logger {
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
     serializers: { err: pino.stdSerializers.err },
   }
-  if (options.destination) return pino(base, options.destination)
-  // Logs go to stderr so that CLI commands keep stdout for data. Writes are synchronous: at info level kbot
-  // logs lifecycle and warnings only, and an asynchronous buffer lost the last lines when the process exited.
-  if (options.pretty) {
-    return pino(base, pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true }))
-  }
-  return pino(base, pino.destination({ dest: 2, sync: true }))
+  const main =
+    options.destination ??
+    // Logs go to stderr so that CLI commands keep stdout for data. Writes are synchronous: at info level kbot
+    // logs lifecycle and warnings only, and an asynchronous buffer lost the last lines when the process exited.
+    (options.pretty
+      ? pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true })
+      : pino.destination({ dest: 2, sync: true }))
+  if (!options.sink) return pino(base, main)
+  const level = options.level as pino.Level
+  return pino(
+    base,
+    pino.multistream([
+      { level, stream: main },
+      { level: 'warn', stream: options.sink },
+    ]),
+  )
 }
 
 /** A logger that discards everything; for tests and CLI commands that print their own output. */

@@ -1,5 +1,6 @@
 import type { Config } from './config.ts'
 import { createKbot, type Kbot } from './kbot.ts'
+import { createLogSink } from './log-sink.ts'
 import { createLogger, type Logger } from './logger.ts'
 import { VERSION } from './version.ts'
 
@@ -20,12 +21,15 @@ export interface RunningServer {
 /** config → logger → store (+ migrations) → pipeline → HTTP → workers → schedules. */
 export async function startServer(config: Config, options: ServerOptions = {}): Promise<RunningServer> {
   const started = performance.now()
+  const logSink = createLogSink()
   const log =
-    options.log ?? createLogger({ level: config.log_level, pretty: config.debug || process.stderr.isTTY })
+    options.log ??
+    createLogger({ level: config.log_level, pretty: config.debug || process.stderr.isTTY, sink: logSink })
   let port = config.port
   const kbot = await createKbot(config, {
     log,
     migrate: options.migrate,
+    logSink: options.log ? undefined : logSink,
     selfUrl: () => `http://127.0.0.1:${port}`,
   })
   log.info({ store: kbot.store.describe, pipeline: kbot.pipeline.names }, 'kbot built')

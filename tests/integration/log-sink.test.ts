@@ -1,0 +1,63 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createLogSink } from '../../src/log-sink.ts'
+import { createLogger } from '../../src/logger.ts'
+import type { Dialect } from '../../src/store/db.ts'
+import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+
+type Row = Record<string, any>
+
+/** Warn and error lines land in logmessage (redacted, batched); info and below do not. */
+for (const dialect of await testDialects()) {
+  describe(`logmessage sink (${dialect})`, () => {
+    let db: TestDb
+    beforeAll(async () => {
+      db = await createTestDb(dialect as Dialect, `logsink-${dialect}`)
+    })
+    afterAll(() => db.drop())
+
+    test('warn/error are stored with source and context; secrets redacted; info is not stored', async () => {
+      const sink = createLogSink({ intervalMs: 60_000 })
+      const lines: string[] = []
+      const log = createLogger({
+        level: 'info',
+        sink,
+        destination: { write: (l: string) => void lines.push(l) },
+      })
+      sink.attach(db.store.db)
+      log.info('lifecycle only')
+      log
+        .child({ plugin: 'late-answer' })
+        .warn({ taskId: 't1', callbackUrl: 'https://bot-api.kakao.com/cb/secret' }, 'degraded')
+      log.error({ err: new Error('boom') }, 'task failed')
+      await sink.detach()
+      const rows = await db.store.db.query<Row>(
+        'select level, source, message, context from logmessage order by created_at, level desc',
+      )
+      expect(rows.map((r) => [r.level, r.source, r.message])).toEqual([
+        ['warn', 'late-answer', 'degraded'],
+        ['error', 'kbot', 'task failed'],
+      ])
+      const context = typeof rows[0]!.context === 'string' ? JSON.parse(rows[0]!.context) : rows[0]!.context
+      expect(context).toMatchObject({ plugin: 'late-answer', taskId: 't1', callbackUrl: '[redacted]' })
+      expect(JSON.stringify(rows)).not.toContain('secret')
+      expect(lines.length).toBe(3)
+    })
+
+    test('a database that cannot take the lines does not block or loop; the buffer is bounded', async () => {
+      const sink = createLogSink({ intervalMs: 60_000, maxBuffered: 5 })
+      const log = createLogger({ level: 'info', sink, destination: { write: () => {} } })
+      for (let i = 0; i < 20; i++) log.warn({ i }, 'buffered before the database is there')
+      const broken = { dialect: 'sqlite', query: async () => Promise.reject(new Error('down')) } as never
+      sink.attach(broken)
+      await sink.flush()
+      await sink.detach()
+      sink.attach(db.store.db)
+      log.warn('after recovery')
+      await sink.detach()
+      const rows = await db.store.db.query<Row>(
+        `select message from logmessage where message = 'after recovery'`,
+      )
+      expect(rows.length).toBe(1)
+    })
+  })
+}
