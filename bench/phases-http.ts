@@ -178,20 +178,28 @@ export async function readyPhase(ctx: PhaseContext): Promise<PhaseResult> {
   ctx.log(`ready: ${starts} starts of kbot serve`)
   const spawnToReady: number[] = []
   const logged: number[] = []
+  const rssAtReady: number[] = []
   const notes: string[] = []
   for (let i = 0; i < starts; i++) {
     const server = await ctx.env.startKbot(`ready-${i}`, { WORKER_CONCURRENCY: '3' })
     spawnToReady.push(server.spawnToReadyMs)
     if (server.readyMs !== null) logged.push(server.readyMs)
+    rssAtReady.push(server.memory()?.rssMb ?? Number.NaN)
     await server.stop()
     notes.push(...problemNote(`ready #${i + 1}`, server.problems))
   }
   return {
     metrics: { 'ready.median_ms': median(spawnToReady), 'ready.kbot_ms': median(logged) },
-    details: { ready: { spawnToReadyMs: spawnToReady.map(round), readyMsLogged: logged } },
+    details: {
+      ready: {
+        spawnToReadyMs: spawnToReady.map(round),
+        readyMsLogged: logged,
+        rssAtReadyMb: rssAtReady.map(round),
+      },
+    },
     context: [
       `ready: ${starts} starts, spawn → serving ${spawnToReady.map((ms) => Math.round(ms)).join(', ')} ms ` +
-        `(kbot's own readyMs ${logged.join(', ')})`,
+        `(kbot's own readyMs ${logged.join(', ')}); resident memory when ready ${round(median(rssAtReady))} MB`,
     ],
     notes,
   }

@@ -62,11 +62,12 @@ export function problemNote(label: string, problems: readonly Record<string, unk
 
 type Resources = Awaited<ReturnType<Awaited<ReturnType<typeof startProbe>>['stop']>>
 
-/** "kbot 81% / PostgreSQL 62% / bench 9% of one core, 6.9 commits per request" */
+/** "kbot 81% / PostgreSQL 62% / bench 9% of one core (machine 155% of 200%, 0% stolen), 6.9 commits …" */
 export function resourceLine(r: Resources, per = 'request'): string {
   const c = r.cpuPercentOfOneCore
   return (
     `kbot ${Math.round(c.kbot)}% / PostgreSQL ${Math.round(c.postgres)}% / bench ${Math.round(c.bench)}% ` +
-    `of one core, ${r.perRequest.commits} commits and ${r.perRequest.walFlushes} WAL flushes per ${per}`
+    `of one core (machine ${Math.round(c.machine)}% of ${Math.round(c.machineCapacity)}%, ${Math.round(c.stolen)}% ` +
+    `stolen), ${r.perRequest.commits} commits and ${r.perRequest.walFlushes} WAL flushes per ${per}`
   )
 }

@@ -32,13 +32,16 @@ function postgresCpu(): number {
   return total
 }
 
-/** Busy and total CPU seconds of the whole machine, from /proc/stat. */
-function machineCpu(): { busy: number; total: number } {
+/**
+ * Busy, stolen (taken by the hypervisor for other guests) and total CPU seconds of the whole machine, from
+ * /proc/stat: user nice system idle iowait irq softirq steal.
+ */
+function machineCpu(): { busy: number; steal: number; total: number } {
   const [, ...ticks] = readFileSync('/proc/stat', 'utf8').split('\n')[0]!.trim().split(/\s+/)
   const n = ticks.slice(0, 8).map(Number)
   const idle = n[3]! + n[4]!
   const total = n.reduce((a, b) => a + b, 0)
-  return { busy: (total - idle) * TICK_S, total: total * TICK_S }
+  return { busy: (total - idle) * TICK_S, steal: n[7]! * TICK_S, total: total * TICK_S }
 }
 
 interface Snapshot {
@@ -46,7 +49,7 @@ interface Snapshot {
   kbot: number
   bench: number
   postgres: number
-  machine: { busy: number; total: number }
+  machine: { busy: number; steal: number; total: number }
   db: { commits: number; walSyncs: number; walBytes: number }
 }
 
@@ -85,6 +88,7 @@ export async function startProbe(sql: postgres.Sql, kbotPids: readonly number[])
           postgres: pct(after.postgres, before.postgres),
           bench: pct(after.bench, before.bench),
           machine: pct(after.machine.busy, before.machine.busy),
+          stolen: pct(after.machine.steal, before.machine.steal),
           machineCapacity: pct(after.machine.total, before.machine.total),
         },
         perRequest: {
