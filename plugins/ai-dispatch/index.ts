@@ -1,7 +1,7 @@
 import { replyForTask } from '../../src/kakao/inline.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
-import { touchConversation } from '../../src/store/conversations.ts'
 import { insertMessage } from '../../src/store/messages.ts'
+import { newId } from '../../src/store/rows.ts'
 import { getTaskByRequestId, insertTask, type Task, type TaskInput } from '../../src/store/tasks.ts'
 
 class DuplicateRequest extends Error {}
@@ -40,26 +40,30 @@ export default definePlugin({
       let task: Task
       try {
         task = await deps.db.tx(async (tx) => {
-          const message = await insertMessage(tx, {
-            convId: turn.conversation.id,
-            role: 'user',
-            content: turn.utterance,
-            createdAt: turn.receivedAt,
-          })
-          const inserted = await insertTask(tx, {
-            userId: turn.user.id,
-            convId: turn.conversation.id,
-            messageId: message.id,
-            requestId: turn.requestId,
-            input,
-            callbackUrl: turn.callbackUrl,
-            expiresAt,
-            deadlineAt,
-            maxAttempts: config.worker.max_attempts,
-            now: turn.receivedAt,
-          })
+          // Ids are made here, so both inserts go out together (pipelined on PostgreSQL, in order either way).
+          const messageId = newId()
+          const [, inserted] = await Promise.all([
+            insertMessage(tx, {
+              id: messageId,
+              convId: turn.conversation.id,
+              role: 'user',
+              content: turn.utterance,
+              createdAt: turn.receivedAt,
+            }),
+            insertTask(tx, {
+              userId: turn.user.id,
+              convId: turn.conversation.id,
+              messageId,
+              requestId: turn.requestId,
+              input,
+              callbackUrl: turn.callbackUrl,
+              expiresAt,
+              deadlineAt,
+              maxAttempts: config.worker.max_attempts,
+              now: turn.receivedAt,
+            }),
+          ])
           if (!inserted) throw new DuplicateRequest()
-          await touchConversation(tx, turn.conversation.id, turn.receivedAt)
           return inserted
         })
       } catch (err) {

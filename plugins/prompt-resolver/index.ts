@@ -1,7 +1,7 @@
 import * as v from 'valibot'
 import { nameVars } from '../../src/names/josa.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
-import { koreanDate, renderPrompt } from '../../src/prompts/render.ts'
+import { koreanDate, koreanTime, renderPrompt } from '../../src/prompts/render.ts'
 import { DEFAULT_SYSTEM_PROMPT, type PromptVersion } from '../../src/store/prompts.ts'
 import { getSummary } from '../../src/store/summaries.ts'
 
@@ -53,11 +53,7 @@ export default definePlugin({
         // user_name plus its particle forms: user_name_vocative (민수야/길동아), _topic, _subject, _object, _copula.
         ...nameVars(turn.user.name),
         today: koreanDate(turn.receivedAt, options.time_zone),
-        now: turn.receivedAt.toLocaleTimeString('ko-KR', {
-          timeZone: options.time_zone,
-          hour: '2-digit',
-          minute: '2-digit',
-        }),
+        now: koreanTime(turn.receivedAt, options.time_zone),
         summary: summary?.summary ?? '',
         bot_name: turn.payload.bot?.name ?? '',
         ...turn.vars,

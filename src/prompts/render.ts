@@ -10,18 +10,47 @@ export function renderPrompt(template: string, vars: Readonly<Record<string, str
 }
 
 const WEEKDAYS = ['일', '월', '화', '수', '목', '금', '토']
+const EN_WEEKDAYS = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat']
+
+// Building an Intl formatter costs far more than using one (it was most of a turn's CPU): one per time zone.
+const dateFormats = new Map<string, Intl.DateTimeFormat>()
+const timeFormats = new Map<string, Intl.DateTimeFormat>()
+
+function cached(map: Map<string, Intl.DateTimeFormat>, timeZone: string, make: () => Intl.DateTimeFormat) {
+  let format = map.get(timeZone)
+  if (!format) {
+    format = make()
+    map.set(timeZone, format)
+  }
+  return format
+}
 
 /** "2026년 11월 24일 (화)" in the given time zone (Kakao users are in Asia/Seoul). */
 export function koreanDate(date: Date, timeZone = 'Asia/Seoul'): string {
-  const parts = new Intl.DateTimeFormat('en-CA', {
+  const format = cached(
+    dateFormats,
     timeZone,
-    year: 'numeric',
-    month: 'numeric',
-    day: 'numeric',
-    weekday: 'short',
-  }).formatToParts(date)
+    () =>
+      new Intl.DateTimeFormat('en-CA', {
+        timeZone,
+        year: 'numeric',
+        month: 'numeric',
+        day: 'numeric',
+        weekday: 'short',
+      }),
+  )
+  const parts = format.formatToParts(date)
   const get = (type: string) => parts.find((p) => p.type === type)?.value ?? ''
-  const weekday = ['Sun', 'Mon', 'Tue', 'Wed', 'Thu', 'Fri', 'Sat'].indexOf(get('weekday'))
+  const weekday = EN_WEEKDAYS.indexOf(get('weekday'))
   // en-CA pads month and day ("01"); Korean dates do not ("1월 1일").
   return `${get('year')}년 ${Number(get('month'))}월 ${Number(get('day'))}일 (${WEEKDAYS[weekday] ?? ''})`
+}
+
+/** "오후 03:04" in the given time zone. */
+export function koreanTime(date: Date, timeZone = 'Asia/Seoul'): string {
+  return cached(
+    timeFormats,
+    timeZone,
+    () => new Intl.DateTimeFormat('ko-KR', { timeZone, hour: '2-digit', minute: '2-digit' }),
+  ).format(date)
 }

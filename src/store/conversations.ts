@@ -21,8 +21,9 @@ const toConversation = (r: Row): Conversation => ({
 })
 
 /**
- * The user's open conversation, or a new one when there is none or it has been idle longer than the session
- * timeout (the idle one is ended at its last activity).
+ * The user's open conversation, touched (one statement for the lookup and the activity update), or a new one
+ * when there is none or it has been idle longer than the session timeout (the idle one is ended at its last
+ * activity).
  */
 export async function currentConversation(
   db: Db,
@@ -30,27 +31,34 @@ export async function currentConversation(
   timeoutMinutes: number,
   now = new Date(),
 ): Promise<{ conversation: Conversation; isNew: boolean }> {
-  const rows = await db.query<Row>(
-    'select * from conversation where user_id = $1 and ended_at is null order by started_at desc limit 1',
-    [userId],
+  const cutoff = new Date(now.getTime() - timeoutMinutes * 60_000)
+  const touched = await db.query<Row>(
+    // Never moves activity backwards: a concurrent turn or the worker may have touched it a moment later.
+    `update conversation set last_activity_at = case when last_activity_at < $3 then $3 else last_activity_at end
+      where user_id = $1 and ended_at is null and last_activity_at > $2
+      returning *`,
+    [userId, cutoff, now],
   )
-  const open = rows[0] ? toConversation(rows[0]) : null
-  if (open && now.getTime() - open.lastActivityAt.getTime() < timeoutMinutes * 60_000) {
-    return { conversation: open, isNew: false }
+  if (touched.length > 0) {
+    const newest = touched
+      .map(toConversation)
+      .sort((a, b) => b.startedAt.getTime() - a.startedAt.getTime())[0]!
+    return { conversation: newest, isNew: false }
   }
   return db.tx(async (tx) => {
-    if (open) {
-      await tx.query(
-        'update conversation set ended_at = last_activity_at where id = $1 and ended_at is null',
-        [open.id],
-      )
-    }
+    const ended = await tx.query<Row>(
+      'update conversation set ended_at = last_activity_at where user_id = $1 and ended_at is null returning id',
+      [userId],
+    )
     const id = newId()
     const created = await tx.query<Row>(
       'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3) returning *',
       [id, userId, now],
     )
-    await logEvent(tx, 'conversation_started', userId, { conversation_id: id, previous: open?.id ?? null })
+    await logEvent(tx, 'conversation_started', userId, {
+      conversation_id: id,
+      previous: ended[0]?.id ?? null,
+    })
     return { conversation: toConversation(created[0]!), isNew: true }
   })
 }

@@ -41,14 +41,23 @@ export interface UserKey {
 }
 
 /**
- * Finds or creates the user of a Kakao request in one statement (safe under concurrent first messages).
- * `created` is true when this call inserted the row.
+ * Finds or creates the user of a Kakao request (safe under concurrent first messages). A returning user with
+ * nothing new costs one read and no write; `created` is true when this call inserted the row.
  */
 export async function upsertUser(
   db: Db,
   key: UserKey,
   now = new Date(),
 ): Promise<{ user: AppUser; created: boolean }> {
+  const found = await db.query<Row>('select * from appuser where bot_id = $1 and kakao_user_id = $2', [
+    key.botId,
+    key.kakaoUserId,
+  ])
+  if (found[0]) {
+    const user = toUser(found[0])
+    if (!key.plusfriendUserKey || key.plusfriendUserKey === user.plusfriendUserKey)
+      return { user, created: false }
+  }
   const id = newId()
   const rows = await db.query<Row>(
     `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)

@@ -23,6 +23,7 @@ import {
 import type { Delivery } from './delivery.ts'
 
 export const WAKE_CHANNEL = 'kbot_wake'
+const NOTIFY_EVERY_MS = 5
 
 export interface PoolDeps {
   db: Db
@@ -76,6 +77,22 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
   let poll: ReturnType<typeof setInterval> | null = null
   let unlisten: (() => Promise<void>) | null = null
   let lastClaimError = 0
+
+  // This instance is full (or has no workers): let another instance take the work now. Under load every
+  // request would NOTIFY; one per few milliseconds is enough, since a woken instance claims all it can.
+  let lastNotify = 0
+  let notifyTimer: ReturnType<typeof setTimeout> | null = null
+  const notifyOthers = () => {
+    if (!deps.notifier || notifyTimer) return
+    const send = () => {
+      notifyTimer = null
+      lastNotify = Date.now()
+      deps.notifier!.notify(WAKE_CHANNEL).catch((err) => log.debug({ err }, 'NOTIFY failed'))
+    }
+    const wait = NOTIFY_EVERY_MS - (Date.now() - lastNotify)
+    if (wait <= 0) send()
+    else notifyTimer = setTimeout(send, wait)
+  }
 
   const track = (p: Promise<void>) => {
     const tracked = p
@@ -291,10 +308,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
 
     wake() {
       if (active && !stopping && running.size < size) void fill()
-      else if (deps.notifier) {
-        // This instance is full (or has no workers): let another instance take it now.
-        deps.notifier.notify(WAKE_CHANNEL).catch((err) => log.debug({ err }, 'NOTIFY failed'))
-      }
+      else notifyOthers()
     },
 
     waitFor(taskId, ms) {
@@ -326,6 +340,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
       if (!active || stopping) return
       stopping = true
       if (poll) clearInterval(poll)
+      if (notifyTimer) clearTimeout(notifyTimer)
       for (const t of timers) clearTimeout(t)
       await unlisten?.().catch(() => {})
       await filling

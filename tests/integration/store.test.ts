@@ -131,7 +131,10 @@ for (const dialect of await testDialects()) {
       expect(first.isNew).toBe(true)
       const again = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 29 * 60_000))
       expect(again).toMatchObject({ isNew: false, conversation: { id: first.conversation.id } })
-      const later = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 31 * 60_000))
+      // Idle time counts from the last activity (minute 29), not from the start.
+      const still = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 50 * 60_000))
+      expect(still).toMatchObject({ isNew: false, conversation: { id: first.conversation.id } })
+      const later = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 81 * 60_000))
       expect(later.isNew).toBe(true)
       expect(later.conversation.id).not.toBe(first.conversation.id)
       const ended = await t.store.db.query<{ ended_at: unknown }>(
@@ -139,6 +142,17 @@ for (const dialect of await testDialects()) {
         [first.conversation.id],
       )
       expect(ended[0]!.ended_at).not.toBeNull()
+    })
+
+    test('a turn that arrived a moment before the last activity stays in the same conversation', async () => {
+      const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-order' })
+      const t0 = new Date('2026-03-02T00:00:00Z')
+      const first = await currentConversation(t.store.db, user.id, 30, t0)
+      const late = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 5000))
+      const earlier = await currentConversation(t.store.db, user.id, 30, new Date(t0.getTime() + 4000))
+      expect([late.isNew, earlier.isNew]).toEqual([false, false])
+      expect(earlier.conversation.id).toBe(first.conversation.id)
+      expect(earlier.conversation.lastActivityAt.getTime()).toBe(t0.getTime() + 5000)
     })
 
     test('prompt versions: max + 1, one active per name, rollback by activation', async () => {
