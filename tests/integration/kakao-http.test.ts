@@ -66,7 +66,7 @@ for (const dialect of await testDialects()) {
         413,
         'PAYLOAD_TOO_LARGE',
       ],
-    ])('%s → %d with a JSON error, nothing written, still serving', async (_label, body, status, code) => {
+    ])('%s: a 4xx JSON error, nothing written, still serving', async (_label, body, status, code) => {
       const before = await counts(k)
       const res = await k.post('/skill', body)
       expect(res.status).toBe(status)
