@@ -9,7 +9,7 @@ import { currentConversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { getTaskByRequestId } from '../store/tasks.ts'
-import { setNameState, upsertUser } from '../store/users.ts'
+import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { type HostRule, isCallbackAllowed } from '../worker/callback.ts'
 import { replyForTask } from './inline.ts'
 import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload } from './payload.ts'
@@ -72,6 +72,21 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     return { ok: true, payload: parsed.payload }
   }
 
+  /** The user of a request, created (and logged as `user_created`) on their first message. */
+  async function identify(payload: SkillPayload, at: Date): Promise<AppUser> {
+    const { user, created } = await upsertUser(
+      db,
+      {
+        botId: botIdOf(payload),
+        kakaoUserId: payload.userRequest.user.id,
+        plusfriendUserKey: plusfriendUserKeyOf(payload),
+      },
+      at,
+    )
+    if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+    return user
+  }
+
   /** Runs `work` within the turn budget; a database outage or a slow turn still gets a valid bubble. */
   async function guarded(log: Logger, work: () => Promise<SkillResponse>): Promise<KakaoResult> {
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -131,16 +146,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
             return replyForTask(existing, { db, queue: deps.queue, messages, until })
           }
         }
-        const { user, created } = await upsertUser(
-          db,
-          {
-            botId: botIdOf(payload),
-            kakaoUserId: payload.userRequest.user.id,
-            plusfriendUserKey: plusfriendUserKeyOf(payload),
-          },
-          req.receivedAt,
-        )
-        if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+        const user = await identify(payload, req.receivedAt)
         const callback = callbackOf(payload, log)
         if (callback.refused)
           await logEvent(db, 'callback_refused', user.id, {
@@ -182,16 +188,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       const { payload } = accepted
       const log = deps.log.child({ route: 'welcome' })
       return guarded(log, async () => {
-        const { user, created } = await upsertUser(
-          db,
-          {
-            botId: botIdOf(payload),
-            kakaoUserId: payload.userRequest.user.id,
-            plusfriendUserKey: plusfriendUserKeyOf(payload),
-          },
-          req.receivedAt,
-        )
-        if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+        const user = await identify(payload, req.receivedAt)
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))
         // The next message is taken as the name (name-command reads this state), for as long as it asks.
         const until = new Date(req.receivedAt.getTime() + awaitNameMinutes * 60_000)
