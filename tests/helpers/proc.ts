@@ -16,22 +16,27 @@ export interface ServeProcess {
   exited: Promise<number>
 }
 
-/** Starts `kbot serve --port 0` as a real process and waits until it listens. */
+/** Starts `kbot serve` (by default `--port 0 --host 127.0.0.1`) as a real process and waits until it listens. */
 export async function startServe(opts: {
   env: Record<string, string>
   toml?: string
   label?: string
+  /** Working directory (default: the repository); `./data/kbot.db` is relative to it. */
+  cwd?: string
+  /** Arguments after `serve`. */
+  args?: string[]
 }): Promise<ServeProcess> {
   const dir = mkdtempSync(join(tmpdir(), `kbot-proc-${opts.label ?? 'x'}-`))
   const config = join(dir, 'config.toml')
   writeFileSync(config, opts.toml ?? '')
-  const proc = Bun.spawn(['bun', 'cli/index.ts', 'serve', '--port', '0', '--host', '127.0.0.1'], {
-    cwd: ROOT,
+  const args = opts.args ?? ['--port', '0', '--host', '127.0.0.1']
+  const proc = Bun.spawn(['bun', join(ROOT, 'cli/index.ts'), 'serve', ...args], {
+    cwd: opts.cwd ?? ROOT,
     env: {
       PATH: process.env.PATH ?? '',
       HOME: process.env.HOME ?? '',
       LOG_LEVEL: 'info',
-      KBOT_CONFIG: config,
+      ...(opts.toml === undefined ? {} : { KBOT_CONFIG: config }),
       ...opts.env,
     },
     stdin: 'ignore',
