@@ -12,6 +12,8 @@ export const DEFAULT_MESSAGES = {
   pending: '답변을 준비하고 있어요. 잠시 후 아래 [답변 확인] 버튼을 눌러 주세요.',
   /** Sent through the callback when the answer will not be ready in time. */
   slow: '답변을 준비하는 데 시간이 조금 더 걸리고 있어요. 죄송해요! 잠시 후 아래 [답변 확인] 버튼을 눌러 주세요.',
+  /** Sent through the callback when the request waited in a full queue until its deadline (overload). */
+  busy: '지금 문의가 많아 답변이 조금 늦어지고 있어요. 죄송해요! 잠시 후 아래 [답변 확인] 버튼을 눌러 주세요.',
   /** Sent through the callback when every attempt failed. */
   failed: '죄송해요, 지금은 답변을 드리기 어려워요. 잠시 후에 다시 말씀해 주세요.',
   /** The database or another part of kbot is down; Kakao still needs a valid bubble. */

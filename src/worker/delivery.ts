@@ -21,9 +21,9 @@ export function answerReply(answer: string, messages: Messages): AnswerReply {
   return { response: textResponse(bubbles.length > 0 ? bubbles : [messages.failed], quick), remaining }
 }
 
-/** A short apology that tells the user how to get the answer later. */
-export const slowReply = (messages: Messages): SkillResponse =>
-  textResponse(messages.slow, [quickReply(messages.check_label)])
+/** A short apology that tells the user how to get the answer later ("답변 확인"). */
+export const apologyReply = (messages: Messages, kind: 'slow' | 'busy'): SkillResponse =>
+  textResponse(messages[kind], [quickReply(messages.check_label)])
 
 export const failedReply = (messages: Messages): SkillResponse => textResponse(messages.failed)
 
@@ -67,7 +67,11 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         body = reply.response
         remaining = reply.remaining
       } else {
-        body = claimed.status === 'failed' ? failedReply(deps.messages) : slowReply(deps.messages)
+        body =
+          claimed.status === 'failed'
+            ? failedReply(deps.messages)
+            : // Never started: the queue was too deep (admission), not the model too slow.
+              apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow')
       }
       const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
       const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))

@@ -250,7 +250,10 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     const outcomes = sent.map((s) => {
       const arrivals = kakao.arrivalsFor(s.url)
       const text = (arrivals[0]?.body as any)?.template?.outputs?.[0]?.simpleText?.text as string
+      const quick = (arrivals[0]?.body as any)?.template?.quickReplies?.[0]?.label
       return {
+        busy: text?.startsWith('지금 문의가 많아') && quick === '답변 확인',
+        slow: text?.startsWith('답변을 준비하는 데 시간이') && quick === '답변 확인',
         n: arrivals.length,
         inTime: arrivals[0]!.at < s.at + ttl,
         ok: arrivals[0]!.status === 'SUCCESS',
@@ -270,11 +273,13 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       callbacks: outcomes.filter((o) => o.n === 1).length,
       in_time: outcomes.filter((o) => o.inTime).length,
       answers: outcomes.filter((o) => o.answer).length,
-      apologies: outcomes.filter((o) => !o.answer).length,
+      apologies_busy: outcomes.filter((o) => o.busy).length,
+      apologies_slow: outcomes.filter((o) => o.slow).length,
       duplicates: outcomes.filter((o) => o.n > 1).length,
     })
     expect(outcomes.every((o) => o.n === 1 && o.inTime && o.ok)).toBe(true)
     expect(outcomes.some((o) => o.answer)).toBe(true)
+    expect(outcomes.every((o) => o.answer || o.busy || o.slow)).toBe(true)
     model.setDefault({})
   }, 90_000)
 
