@@ -4,6 +4,7 @@ import { Cron } from 'croner'
 import * as v from 'valibot'
 import { AppError } from './errors.ts'
 import { DEFAULT_MESSAGES, type Messages } from './messages.ts'
+import { redactUrl } from './store/db.ts'
 import { parseHostRules } from './worker/callback.ts'
 
 /** Default plugin order of a Kakao turn (SPEC §5.3). */
@@ -171,6 +172,8 @@ const ConfigSchema = v.strictObject({
       callback_settle_ms: int(0, 10_000, 1000),
       /** Without a callbackUrl: how long the HTTP request waits for the answer. */
       inline_wait_ms: int(0, 4800, 3800),
+      /** A turn that takes longer than this answers an apology: Kakao gives up at 5 s (network included). */
+      turn_budget_ms: int(500, 4900, 4500),
       max_utterance_chars: int(1, 100_000, 1000),
       max_body_bytes: int(1024, 10_000_000, 256 * 1024),
     }),
@@ -183,7 +186,7 @@ const ConfigSchema = v.strictObject({
       max_attempts: int(1, 20, 3),
       lease_ms: int(500, 600_000, 10_000),
       /** The callback POST goes out no later than this long before the callbackUrl expires. */
-      deadline_margin_ms: int(0, 60_000, 5000),
+      deadline_margin_ms: int(1000, 60_000, 5000),
       /** A model attempt that would have less time than this before the deadline is not started. */
       min_attempt_ms: int(0, 600_000, 3000),
       shutdown_grace_ms: int(0, 600_000, 10_000),
@@ -374,10 +377,14 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
       const path = v.getDotPath(issue) ?? '(root)'
       const where = origin.get(path) ?? path
       const isUnknownKey = issue.expected === 'never'
-      const got = isUnknownKey ? '' : `, got ${JSON.stringify(issue.input)}`
+      // A database URL may carry a password: never echo it.
+      const shown =
+        path === 'database_url' && typeof issue.input === 'string' ? redactUrl(issue.input) : issue.input
+      const got = isUnknownKey ? '' : `, got ${JSON.stringify(shown)}`
       problems.push(isUnknownKey ? `${where}: unknown key` : `${where}: ${issue.message}${got}`)
     }
   }
+  if (result.success) problems.push(...crossFieldProblems(result.output))
   if (problems.length > 0 || !result.success) {
     const n = problems.length
     throw new AppError(
@@ -393,6 +400,24 @@ export function loadConfig(options: LoadConfigOptions = {}): Config {
     configDir: configPath ? resolve(configPath, '..') : cwd,
   }
   return deepFreeze(config)
+}
+
+/** Settings that are valid alone but not together. */
+function crossFieldProblems(c: RawConfig): string[] {
+  const problems: string[] = []
+  if (c.kakao.inline_wait_ms >= c.kakao.turn_budget_ms) {
+    problems.push(
+      `kakao.inline_wait_ms (${c.kakao.inline_wait_ms}) must be less than kakao.turn_budget_ms (${c.kakao.turn_budget_ms})`,
+    )
+  }
+  const window = c.kakao.callback_ttl_ms - c.worker.deadline_margin_ms - c.kakao.callback_settle_ms
+  if (window < c.worker.min_attempt_ms) {
+    problems.push(
+      `CALLBACK_TTL_MS (${c.kakao.callback_ttl_ms}) leaves ${window} ms after worker.deadline_margin_ms and ` +
+        `kakao.callback_settle_ms, less than worker.min_attempt_ms (${c.worker.min_attempt_ms}): no answer could ever make the callback`,
+    )
+  }
+  return problems
 }
 
 function deletePath(tree: Tree, path: string): void {

@@ -5,7 +5,6 @@
 export type ErrorCode =
   | 'CONFIG_INVALID'
   | 'DB_UNAVAILABLE'
-  | 'DB_ERROR'
   | 'MIGRATION_FAILED'
   | 'MIGRATION_DRIFT'
   | 'PIPELINE_INVALID'
@@ -20,7 +19,6 @@ export type ErrorCode =
   | 'AI_RATE_LIMITED'
   | 'AI_UPSTREAM'
   | 'AI_REJECTED'
-  | 'LEASE_LOST'
   | 'INTERNAL'
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

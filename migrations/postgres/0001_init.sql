@@ -128,6 +128,8 @@ create table aiprocessingtask (
 );
 -- A retried Kakao delivery carries the same X-Request-Id: one task per request.
 create unique index aiprocessingtask_request on aiprocessingtask (request_id) where request_id is not null;
+-- A callbackUrl works once: a replay of a request without X-Request-Id must not create a second task for it.
+create unique index aiprocessingtask_callback_url on aiprocessingtask (callback_url) where callback_url is not null;
 -- Claiming: pending work by deadline, and processing work whose lease ran out.
 create index aiprocessingtask_pending on aiprocessingtask (deadline_at) where status = 'pending';
 create index aiprocessingtask_leased on aiprocessingtask (lease_until) where status = 'processing';
@@ -135,4 +137,5 @@ create index aiprocessingtask_leased on aiprocessingtask (lease_until) where sta
 create index aiprocessingtask_callback on aiprocessingtask (deadline_at) where callback_status = 'pending';
 create index aiprocessingtask_user on aiprocessingtask (user_id, created_at desc);
 create index aiprocessingtask_status_created on aiprocessingtask (status, created_at desc);
+create index aiprocessingtask_created on aiprocessingtask (created_at desc);
 create index aiprocessingtask_finished on aiprocessingtask (completed_at) where status in ('completed', 'failed');

@@ -1,9 +1,11 @@
 import * as v from 'valibot'
-import { quickReply, textResponse } from '../../src/kakao/response.ts'
+import { checkedTaskId, checkReply, quickReply, textResponse } from '../../src/kakao/response.ts'
 import { shapeAnswer } from '../../src/kakao/shape.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { logEvent } from '../../src/store/events.ts'
+import { uuidOrNull } from '../../src/store/rows.ts'
 import {
+  getTask,
   latestUndelivered,
   latestWithRemaining,
   markDelivered,
@@ -42,13 +44,19 @@ export default definePlugin({
       const word = normalise(turn.utterance)
       const since = new Date(turn.receivedAt.getTime() - options.max_age_hours * 3_600_000)
       if (check.has(word)) {
-        const task = await latestUndelivered(deps.db, turn.user.id, since)
+        // The button names its task; typed text ("답변 확인") means the newest answer still waiting.
+        const named = uuidOrNull(checkedTaskId(turn.clientExtra) ?? '')
+        const pressed = named ? await getTask(deps.db, named) : null
+        const task =
+          pressed?.userId === turn.user.id ? pressed : await latestUndelivered(deps.db, turn.user.id, since)
         if (!task) {
           turn.reply = textResponse(deps.messages.nothing_to_check)
           return
         }
         if (task.status === 'pending' || task.status === 'processing') {
-          turn.reply = textResponse(deps.messages.still_preparing, [quickReply(deps.messages.check_label)])
+          turn.reply = textResponse(deps.messages.still_preparing, [
+            checkReply(deps.messages.check_label, task.id),
+          ])
           return
         }
         if (task.status === 'failed' || !task.aiResponse) {

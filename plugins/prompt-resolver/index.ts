@@ -18,7 +18,20 @@ export default definePlugin({
     /** Block name or id (or intent name) → prompt name. */
     routes: v.optional(v.record(v.string(), v.string()), {}),
     /** IANA time zone for {{today}} and {{now}}. */
-    time_zone: v.optional(v.string(), 'Asia/Seoul'),
+    time_zone: v.optional(
+      v.pipe(
+        v.string(),
+        v.check((tz) => {
+          try {
+            new Intl.DateTimeFormat('en', { timeZone: tz })
+            return true
+          } catch {
+            return false
+          }
+        }, 'must be an IANA time zone such as "Asia/Seoul"'),
+      ),
+      'Asia/Seoul',
+    ),
   }),
   setup(deps, options) {
     const log = deps.log

@@ -4,7 +4,7 @@ import type { AppError } from '../errors.ts'
 import type { KakaoResult, TurnRunner } from '../kakao/turn.ts'
 import type { Db } from '../store/db.ts'
 import { latestAssistantMessage } from '../store/messages.ts'
-import { isUuid } from '../store/rows.ts'
+import { uuidOrNull } from '../store/rows.ts'
 import { getTask } from '../store/tasks.ts'
 import { readJson } from './body.ts'
 import { errorResponse, jsonError } from './errors.ts'
@@ -46,7 +46,8 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
     .get(
       '/user/ai-status/:task_id',
       async ({ params }) => {
-        const task = isUuid(params.task_id) ? await getTask(deps.db, params.task_id) : null
+        const id = uuidOrNull(params.task_id)
+        const task = id ? await getTask(deps.db, id) : null
         if (!task) return jsonError(404, 'NOT_FOUND', 'no task with this id')
         return {
           task_id: task.id,
@@ -65,7 +66,8 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
     .get(
       '/user/conversation/:conv_id/latest-ai-response',
       async ({ params }) => {
-        const message = isUuid(params.conv_id) ? await latestAssistantMessage(deps.db, params.conv_id) : null
+        const id = uuidOrNull(params.conv_id)
+        const message = id ? await latestAssistantMessage(deps.db, id) : null
         if (!message) return jsonError(404, 'NOT_FOUND', 'no assistant message in this conversation')
         return {
           conversation_id: message.convId,

@@ -3,10 +3,10 @@ import type { TaskQueue } from '../pipeline/types.ts'
 import type { Db } from '../store/db.ts'
 import { markInline, type Task } from '../store/tasks.ts'
 import { answerReply, failedReply } from '../worker/delivery.ts'
-import { ackResponse, quickReply, type SkillResponse, textResponse } from './response.ts'
+import { ackResponse, checkReply, type SkillResponse, textResponse } from './response.ts'
 
-export const pendingReply = (messages: Messages): SkillResponse =>
-  textResponse(messages.pending, [quickReply(messages.check_label)])
+export const pendingReply = (messages: Messages, taskId: string): SkillResponse =>
+  textResponse(messages.pending, [checkReply(messages.check_label, taskId)])
 
 /**
  * The HTTP reply for an accepted task. With a callbackUrl: the `useCallback` ack, at once. Without one: wait
@@ -28,5 +28,5 @@ export async function replyForTask(
     return reply.response
   }
   if (finished?.status === 'failed') return failedReply(deps.messages)
-  return pendingReply(deps.messages)
+  return pendingReply(deps.messages, task.id)
 }

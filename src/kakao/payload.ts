@@ -5,13 +5,22 @@ import * as v from 'valibot'
  * `clientExtra` null or {}, entity params as JSON strings or objects, extra snake_case keys, hand-made
  * payloads without intent/action/bot). Only `userRequest.utterance` and `userRequest.user.id` are required.
  */
+/** PostgreSQL text cannot hold NUL (and no person types one): removed before anything is stored. */
+const dropNul = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s)
+
 const nullableText = v.optional(v.nullable(v.string()))
 const anyRecord = v.optional(v.nullable(v.record(v.string(), v.unknown())))
 
 const UserSchema = v.looseObject({
   id: v.union(
     [
-      v.pipe(v.string(), v.trim(), v.minLength(1, 'userRequest.user.id is empty'), v.maxLength(200)),
+      v.pipe(
+        v.string(),
+        v.transform(dropNul),
+        v.trim(),
+        v.minLength(1, 'userRequest.user.id is empty'),
+        v.maxLength(200),
+      ),
       v.pipe(v.number(), v.transform(String)),
     ],
     'userRequest.user.id must be a string',
@@ -24,7 +33,7 @@ export const SkillPayloadSchema = v.looseObject({
   intent: v.optional(v.nullable(v.looseObject({ id: nullableText, name: nullableText }))),
   userRequest: v.looseObject(
     {
-      utterance: v.string('userRequest.utterance must be a string'),
+      utterance: v.pipe(v.string('userRequest.utterance must be a string'), v.transform(dropNul)),
       user: UserSchema,
       callbackUrl: nullableText,
       lang: nullableText,

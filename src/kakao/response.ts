@@ -30,11 +30,27 @@ export const LIMITS = {
   quickReplyLabel: 14,
 } as const
 
-export const quickReply = (label: string, messageText = label): QuickReply => ({
+export const quickReply = (
+  label: string,
+  messageText = label,
+  extra?: Record<string, unknown>,
+): QuickReply => ({
   label,
   action: 'message',
   messageText,
+  ...(extra ? { extra } : {}),
 })
+
+/**
+ * The "답변 확인" button. Kakao hands `extra` back as `action.clientExtra` when it is pressed, so the button
+ * fetches the answer of the very task it was offered for, not just the newest one.
+ */
+export const checkReply = (label: string, taskId: string): QuickReply =>
+  quickReply(label, label, { kbot_task: taskId })
+
+/** The task id a pressed "답변 확인" button carries, if any. */
+export const checkedTaskId = (clientExtra: Readonly<Record<string, unknown>>): string | null =>
+  typeof clientExtra.kbot_task === 'string' ? clientExtra.kbot_task : null
 
 export function textResponse(
   texts: string | readonly string[],

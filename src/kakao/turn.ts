@@ -8,7 +8,7 @@ import type { TaskQueue, Turn } from '../pipeline/types.ts'
 import { currentConversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
-import { getTaskByRequestId } from '../store/tasks.ts'
+import { findDuplicate } from '../store/tasks.ts'
 import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { type HostRule, isCallbackAllowed } from '../worker/callback.ts'
 import { replyForTask } from './inline.ts'
@@ -49,9 +49,6 @@ export interface TurnRunner {
   skill(req: KakaoRequest): Promise<KakaoResult>
   welcome(req: KakaoRequest): Promise<KakaoResult>
 }
-
-/** A turn that takes longer than this gets an apology: Kakao gives up at 5 s and shows a broken bubble. */
-const TURN_BUDGET_MS = 4500
 
 export function createTurnRunner(deps: TurnDeps): TurnRunner {
   const { config, db, messages } = deps
@@ -94,10 +91,14 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       const budget = new Promise<never>((_, reject) => {
         timer = setTimeout(
           () => reject(new AppError('INTERNAL', 'turn exceeded its time budget')),
-          TURN_BUDGET_MS,
+          config.kakao.turn_budget_ms,
         )
       })
-      return { status: 200, body: await Promise.race([work(), budget]) }
+      const working = work()
+      // The turn may still finish after its budget; its outcome is then no one's to handle (ai-dispatch checks
+      // the budget before committing, so nothing is queued for a request that already got the apology).
+      working.catch(() => {})
+      return { status: 200, body: await Promise.race([working, budget]) }
     } catch (err) {
       if (isAppError(err, 'DB_UNAVAILABLE'))
         log.warn({ err }, 'database unavailable: answered with an apology')
@@ -139,15 +140,15 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       }
       const until = req.receivedAt.getTime() + config.kakao.inline_wait_ms
       return guarded(log, async () => {
-        if (requestId) {
-          const existing = await getTaskByRequestId(db, requestId)
-          if (existing) {
-            log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
-            return replyForTask(existing, { db, queue: deps.queue, messages, until })
-          }
-        }
         const user = await identify(payload, req.receivedAt)
         const callback = callbackOf(payload, log)
+        // The same request delivered again (same X-Request-Id, or the same single-use callbackUrl) creates
+        // nothing new. Only the same user's task counts: another user's id must never reveal their answer.
+        const existing = await findDuplicate(db, { requestId, callbackUrl: callback.url })
+        if (existing?.userId === user.id) {
+          log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
+          return replyForTask(existing, { db, queue: deps.queue, messages, until })
+        }
         if (callback.refused)
           await logEvent(db, 'callback_refused', user.id, {
             host: safeHost(payload.userRequest.callbackUrl!),
@@ -162,6 +163,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
           id: requestId ?? Bun.randomUUIDv7(),
           requestId,
           receivedAt: req.receivedAt,
+          respondBy: new Date(req.receivedAt.getTime() + config.kakao.turn_budget_ms),
           payload,
           utterance,
           callbackUrl: callback.url,

@@ -401,7 +401,7 @@ export function parseNameIntent(text: string, opts: { awaiting: boolean }): Name
 
 // ── Validation ───────────────────────────────────────────────────────────────────────────────────────────
 export const NAME_MAX = 20
-export const NAME_RULE = `이름은 ${NAME_MAX}자 이내의 한글, 영문, 숫자와 기호 · - _ 로만 지어 주세요.`
+export const NAME_RULE = `이름은 ${NAME_MAX}자 이내의 한글, 영문, 숫자와 기호(·, -, _)로만 알려 주세요.`
 const NAME_CHAR = /^(?:[가-힣0-9·_-]|\p{Script=Latin})$/u
 
 /** 1–20 characters of Hangul syllables, Latin letters, digits, ·, - and _, with at least one letter or digit. */

@@ -30,6 +30,8 @@ export interface Turn {
   /** Kakao's X-Request-Id; a repeated one creates no second task. */
   readonly requestId: string | null
   readonly receivedAt: Date
+  /** After this the HTTP reply has already gone out as an apology: nothing may be queued any more. */
+  readonly respondBy: Date
   readonly payload: SkillPayload
   /** The user's text, trimmed. */
   readonly utterance: string

@@ -36,7 +36,9 @@ export function createPromptCache(deps: {
       if (hit && Date.now() - hit.at < ttlMs) return hit.value
       const value = getActivePrompt(deps.db, name)
       entries.set(name, { at: Date.now(), value })
-      value.catch(() => entries.delete(name))
+      value.catch(() => {
+        if (entries.get(name)?.value === value) entries.delete(name)
+      })
       return value
     },
     invalidate,

@@ -46,11 +46,11 @@ export function koreanDate(date: Date, timeZone = 'Asia/Seoul'): string {
   return `${get('year')}년 ${Number(get('month'))}월 ${Number(get('day'))}일 (${WEEKDAYS[weekday] ?? ''})`
 }
 
-/** "오후 03:04" in the given time zone. */
+/** "오후 3:04" in the given time zone. */
 export function koreanTime(date: Date, timeZone = 'Asia/Seoul'): string {
   return cached(
     timeFormats,
     timeZone,
-    () => new Intl.DateTimeFormat('ko-KR', { timeZone, hour: '2-digit', minute: '2-digit' }),
+    () => new Intl.DateTimeFormat('ko-KR', { timeZone, hour: 'numeric', minute: '2-digit' }),
   ).format(date)
 }

@@ -1,7 +1,7 @@
 import { AppError } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
-import { isUuid } from '../store/rows.ts'
+import { uuidOrNull } from '../store/rows.ts'
 import { getTask, retryFailedTask, type Task } from '../store/tasks.ts'
 
 export interface RetryOutcome {
@@ -16,12 +16,13 @@ export interface RetryOutcome {
  * reused only if it was never used and has not expired; otherwise the answer waits for "답변 확인".
  */
 export async function retryTask(db: Db, id: string, now = new Date()): Promise<RetryOutcome> {
-  const existing = isUuid(id) ? await getTask(db, id) : null
+  const key = uuidOrNull(id)
+  const existing = key ? await getTask(db, key) : null
   if (!existing) throw new AppError('NOT_FOUND', `no task with id ${id}`)
   if (existing.status !== 'failed') {
     throw new AppError('CONFLICT', `task ${id} is ${existing.status}; only failed tasks can be retried`)
   }
-  const task = await retryFailedTask(db, id, { deadlineAt: now, now })
+  const task = await retryFailedTask(db, existing.id, { deadlineAt: now, now })
   if (!task) throw new AppError('CONFLICT', `task ${id} changed while retrying; try again`)
   await logEvent(db, 'task_retried', task.userId, { task_id: task.id })
   const usable = task.callbackStatus === 'pending' && task.expiresAt !== null && task.expiresAt > now
@@ -39,7 +40,8 @@ export async function retryTask(db: Db, id: string, now = new Date()): Promise<R
 }
 
 export async function findTask(db: Db, id: string): Promise<Task> {
-  const task = isUuid(id) ? await getTask(db, id) : null
+  const key = uuidOrNull(id)
+  const task = key ? await getTask(db, key) : null
   if (!task) throw new AppError('NOT_FOUND', `no task with id ${id}`)
   return task
 }

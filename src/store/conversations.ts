@@ -66,8 +66,3 @@ export async function currentConversation(
 export async function touchConversation(db: Db, id: string, now = new Date()): Promise<void> {
   await db.query('update conversation set last_activity_at = $2 where id = $1', [id, now])
 }
-
-export async function getConversation(db: Db, id: string): Promise<Conversation | null> {
-  const rows = await db.query<Row>('select * from conversation where id = $1', [id])
-  return rows[0] ? toConversation(rows[0]) : null
-}

@@ -64,5 +64,6 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
 
 /** Hides the password of a database URL for logs. */
 export function redactUrl(url: string): string {
-  return url.replace(/\/\/([^:/@]+):[^@]*@/, '//$1:***@')
+  // The password ends at the last "@" of the authority (it may itself contain "@").
+  return url.replace(/^([a-z][\w+.-]*:\/\/[^:/@]+):[^/]*@/i, '$1:***@')
 }

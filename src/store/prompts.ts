@@ -39,6 +39,15 @@ export const DEFAULT_SYSTEM_PROMPT = `당신은 카카오톡 채널에서 사용
 - 이전 대화 요약: {{summary}}
 모르는 것은 모른다고 말하고, 의료·법률·위기 상황에서는 전문 기관의 도움을 권합니다.`
 
+/**
+ * Serialises changes to one prompt name (PostgreSQL; SQLite's writer lock already does): two creators must not
+ * compute the same max + 1, and two activations must not both clear and set the active flag.
+ */
+async function lockName(tx: Db, name: string): Promise<void> {
+  if (tx.dialect === 'postgres')
+    await tx.query(`select pg_advisory_xact_lock(hashtext('kbot_prompt:' || $1))`, [name])
+}
+
 export async function getActivePrompt(db: Db, name: string): Promise<PromptVersion | null> {
   const rows = await db.query<Row>('select * from prompttemplate where name = $1 and is_active = $2', [
     name,
@@ -65,10 +74,7 @@ export interface NewPrompt {
 /** Versions are immutable; a new one is max + 1 for its name, created (and optionally activated) atomically. */
 export async function createPromptVersion(db: Db, input: NewPrompt): Promise<PromptVersion> {
   return db.tx(async (tx) => {
-    if (tx.dialect === 'postgres') {
-      // Two creators of the same name must not compute the same max + 1.
-      await tx.query(`select pg_advisory_xact_lock(hashtext('kbot_prompt:' || $1))`, [input.name])
-    }
+    await lockName(tx, input.name)
     const [max] = await tx.query<{ v: number | null }>(
       'select max(version) as v from prompttemplate where name = $1',
       [input.name],
@@ -106,6 +112,7 @@ export async function activatePrompt(db: Db, id: string): Promise<PromptVersion>
   return db.tx(async (tx) => {
     const target = await getPromptById(tx, id)
     if (!target) throw new AppError('NOT_FOUND', `no prompt version with id ${id}`)
+    await lockName(tx, target.name)
     await tx.query('update prompttemplate set is_active = $1 where name = $2 and is_active = $3', [
       false,
       target.name,

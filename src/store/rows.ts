@@ -20,3 +20,6 @@ export const newId = (): string => Bun.randomUUIDv7()
 /** UUIDs from the outside (URLs) are checked before they reach a uuid column, which would reject them loudly. */
 export const isUuid = (value: string): boolean =>
   /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(value)
+
+/** An id from the outside in the form the database holds (lower case), or null when it is not a UUID. */
+export const uuidOrNull = (value: string): string | null => (isUuid(value) ? value.toLowerCase() : null)

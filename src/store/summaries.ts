@@ -21,17 +21,3 @@ export async function getSummary(db: Db, userId: string): Promise<UserSummary | 
     updatedAt: toDate(r.updated_at),
   }
 }
-
-export async function saveSummary(
-  db: Db,
-  userId: string,
-  summary: string,
-  lastMessageId: string | null,
-): Promise<void> {
-  await db.query(
-    `insert into usersummary (user_id, summary, last_message_id, updated_at) values ($1, $2, $3, $4)
-     on conflict (user_id) do update set summary = excluded.summary, last_message_id = excluded.last_message_id,
-       updated_at = excluded.updated_at`,
-    [userId, summary, lastMessageId, new Date()],
-  )
-}

@@ -6,6 +6,9 @@ export type CallbackStatus = 'none' | 'pending' | 'sent' | 'rejected' | 'expired
 
 export const TASK_STATUSES: readonly TaskStatus[] = ['pending', 'processing', 'completed', 'failed']
 
+/** A callbackUrl with less life left than this is not used any more (the POST could arrive too late). */
+export const CALLBACK_MIN_LIFE_MS = 500
+
 export interface ChatMessage {
   role: 'system' | 'user' | 'assistant'
   content: string
@@ -100,14 +103,17 @@ export interface NewTask {
   now: Date
 }
 
-/** Inserts a task; returns null when a task with the same request id already exists (a duplicate delivery). */
+/**
+ * Inserts a task; returns null when a task with the same request id or the same callbackUrl already exists
+ * (a duplicate delivery of one request).
+ */
 export async function insertTask(db: Db, t: NewTask): Promise<Task | null> {
   const rows = await db.query<Row>(
     `insert into aiprocessingtask
        (id, user_id, conv_id, message_id, request_id, input, callback_url, callback_status,
         expires_at, deadline_at, max_attempts, run_after, created_at, updated_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)
-     on conflict (request_id) where request_id is not null do nothing
+     on conflict do nothing
      returning *`,
     [
       newId(),
@@ -137,6 +143,19 @@ export async function getTaskByRequestId(db: Db, requestId: string): Promise<Tas
   return rows[0] ? toTask(rows[0]) : null
 }
 
+/** The task an earlier delivery of the same request created: same X-Request-Id, or the same callbackUrl. */
+export async function findDuplicate(
+  db: Db,
+  key: { requestId: string | null; callbackUrl: string | null },
+): Promise<Task | null> {
+  if (!key.requestId && !key.callbackUrl) return null
+  const rows = await db.query<Row>(
+    'select * from aiprocessingtask where request_id = $1 or callback_url = $2 order by created_at limit 1',
+    [key.requestId, key.callbackUrl],
+  )
+  return rows[0] ? toTask(rows[0]) : null
+}
+
 /**
  * Atomically claims up to `limit` runnable tasks for `owner`: pending ones whose backoff has passed, and
  * processing ones whose lease ran out (their worker died). Each claim counts as one attempt.
@@ -151,16 +170,19 @@ export async function claimTasks(
 ): Promise<Task[]> {
   const now = opts.now ?? new Date()
   const lockClause = db.dialect === 'postgres' ? 'for update skip locked' : ''
+  // A materialized CTE runs the locking subquery exactly once; under `IN (…)` PostgreSQL may plan it as the
+  // inner side of a nested loop and re-run it.
   const rows = await db.query<Row>(
-    `update aiprocessingtask
+    `with next as materialized (
+       select id from aiprocessingtask
+        where (status = 'pending' and run_after <= $3) or (status = 'processing' and lease_until < $3)
+        order by (deadline_at < $3), deadline_at
+        limit $4
+        ${lockClause})
+     update aiprocessingtask
         set status = 'processing', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
             started_at = coalesce(started_at, $3), updated_at = $3
-      where id in (
-        select id from aiprocessingtask
-         where (status = 'pending' and run_after <= $3) or (status = 'processing' and lease_until < $3)
-         order by (deadline_at < $3), deadline_at
-         limit $4
-         ${lockClause})
+      where id in (select id from next)
       returning *`,
     [opts.owner, new Date(now.getTime() + opts.leaseMs), now, opts.limit],
   )
@@ -226,7 +248,7 @@ export interface Completion {
   now?: Date
 }
 
-/** Records the answer; false when the lease was lost (a late worker never overwrites a reclaimed task). */
+/** Records the answer; null when the lease was lost (a late worker never overwrites a reclaimed task). */
 export async function completeTask(db: Db, c: Completion): Promise<Task | null> {
   const now = c.now ?? new Date()
   const rows = await db.query<Row>(
@@ -258,10 +280,11 @@ export async function releaseTasks(db: Db, owner: string, now = new Date()): Pro
  * the status is written before the request so that a crash can never lead to a second POST.
  */
 export async function claimCallback(db: Db, id: string, now = new Date()): Promise<Task | null> {
+  // Not in the URL's last half second: a POST that cannot arrive in time is never started.
   const rows = await db.query<Row>(
     `update aiprocessingtask set callback_status = 'sent', callback_sent_at = $2, updated_at = $2
-      where id = $1 and callback_status = 'pending' returning *`,
-    [id, now],
+      where id = $1 and callback_status = 'pending' and (expires_at is null or expires_at > $3) returning *`,
+    [id, now, new Date(now.getTime() + CALLBACK_MIN_LIFE_MS)],
   )
   return rows[0] ? toTask(rows[0]) : null
 }
@@ -288,18 +311,24 @@ export async function recordCallbackOutcome(
   )
 }
 
+/** A finished task's callback is normally sent by its worker at once; after this, the guard sends it. */
+const FINISHED_GRACE_MS = 3000
+
 /**
- * Callbacks that must go out now: their deadline has come, or they are still queued with too little time left
- * for a model attempt (admission under overload: the user gets a short apology instead of silence).
+ * Callbacks that must go out now: their deadline has come; they are still queued with too little time left
+ * for a model attempt (admission under overload: the user gets a short apology instead of silence); or the
+ * task finished but its worker died (or the database blinked) before it could send the callback.
  */
 export async function dueCallbacks(db: Db, now: Date, minAttemptMs: number, limit = 100): Promise<Task[]> {
   const rows = await db.query<Row>(
     `select * from aiprocessingtask
       where callback_status = 'pending'
-        and (deadline_at <= $1 or (status = 'pending' and deadline_at <= $2))
+        and (deadline_at <= $1
+             or (status = 'pending' and deadline_at <= $2)
+             or (status in ('completed', 'failed') and completed_at <= $3))
       order by deadline_at
-      limit $3`,
-    [now, new Date(now.getTime() + minAttemptMs), limit],
+      limit $4`,
+    [now, new Date(now.getTime() + minAttemptMs), new Date(now.getTime() - FINISHED_GRACE_MS), limit],
   )
   return rows.map(toTask)
 }
@@ -357,11 +386,15 @@ export async function setRemainingText(
   ])
 }
 
-/** The user's newest task whose answer has not reached them (within `sinceMs`). */
+/**
+ * The user's newest task (since `since`) whose answer has not reached them and will not come through a
+ * callback any more.
+ */
 export async function latestUndelivered(db: Db, userId: string, since: Date): Promise<Task | null> {
   const rows = await db.query<Row>(
     `select * from aiprocessingtask
-      where user_id = $1 and delivered_at is null and created_at >= $2 and callback_status <> 'inline'
+      where user_id = $1 and delivered_at is null and created_at >= $2
+        and callback_status not in ('inline', 'pending')
       order by created_at desc limit 1`,
     [userId, since],
   )
@@ -394,15 +427,6 @@ export async function listTasks(
   return rows.map(toTask)
 }
 
-export async function countByStatus(db: Db): Promise<Record<TaskStatus, number>> {
-  const rows = await db.query<{ status: TaskStatus; n: number }>(
-    'select status, count(*) as n from aiprocessingtask group by status',
-  )
-  const counts = { pending: 0, processing: 0, completed: 0, failed: 0 }
-  for (const row of rows) counts[row.status] = Number(row.n)
-  return counts
-}
-
 /**
  * Admin/CLI retry: a failed task goes back to pending with fresh attempts. Its callback is reusable only when
  * it was never used and has not expired; otherwise the answer waits for the user's "답변 확인".
@@ -416,6 +440,7 @@ export async function retryFailedTask(
   const rows = await db.query<Row>(
     `update aiprocessingtask
         set status = 'pending', attempts = 0, run_after = $2, error = null, completed_at = null,
+            delivered_at = null, remaining_text = null,
             lease_owner = null, lease_until = null, updated_at = $2,
             deadline_at = case when callback_status = 'pending' and expires_at > $2 then deadline_at else $3 end
       where id = $1 and status = 'failed' returning *`,

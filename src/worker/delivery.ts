@@ -1,5 +1,5 @@
 import type { Config } from '../config.ts'
-import { quickReply, type SkillResponse, textResponse } from '../kakao/response.ts'
+import { checkReply, quickReply, type SkillResponse, textResponse } from '../kakao/response.ts'
 import { shapeAnswer } from '../kakao/shape.ts'
 import type { Logger } from '../logger.ts'
 import type { Messages } from '../messages.ts'
@@ -22,8 +22,8 @@ export function answerReply(answer: string, messages: Messages): AnswerReply {
 }
 
 /** A short apology that tells the user how to get the answer later ("답변 확인"). */
-export const apologyReply = (messages: Messages, kind: 'slow' | 'busy'): SkillResponse =>
-  textResponse(messages[kind], [quickReply(messages.check_label)])
+export const apologyReply = (messages: Messages, kind: 'slow' | 'busy', taskId: string): SkillResponse =>
+  textResponse(messages[kind], [checkReply(messages.check_label, taskId)])
 
 export const failedReply = (messages: Messages): SkillResponse => textResponse(messages.failed)
 
@@ -71,7 +71,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
           claimed.status === 'failed'
             ? failedReply(deps.messages)
             : // Never started: the queue was too deep (admission), not the model too slow.
-              apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow')
+              apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow', claimed.id)
       }
       const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
       const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))

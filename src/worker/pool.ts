@@ -141,11 +141,14 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
   }
 
   function start(task: Task, owner: string): void {
+    // Our own earlier run of this task lost its lease (e.g. the database was away longer than the lease):
+    // stop it; the fence would refuse its writes anyway.
+    running.get(task.id)?.abort.abort(new Error('lease lost'))
     const abort = new AbortController()
     const entry: Running = { owner, abort, done: Promise.resolve() }
     running.set(task.id, entry)
     entry.done = run(task, owner, abort).finally(() => {
-      running.delete(task.id)
+      if (running.get(task.id) === entry) running.delete(task.id)
       if (active && !stopping) void fill()
     })
   }
@@ -265,13 +268,14 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
     if (info.retryable && task.attempts < task.maxAttempts) {
       const delay = backoffMs(task.attempts, info.retryAfterMs)
       const runAfter = new Date(Date.now() + delay)
+      // Fenced: a worker that lost its lease must not touch the task, nor use its callback.
+      if (!(await rescheduleTask(db, task.id, owner, runAfter, info.reason))) return
+      tlog.warn({ reason: info.reason, retryInMs: delay }, 'model attempt failed; retrying')
+      wakeAt(delay)
       if (callbackLive && runAfter.getTime() + config.worker.min_attempt_ms > task.deadlineAt.getTime()) {
         // The next attempt cannot finish before the callback expires: use it for the apology now.
         track(delivery.deliver(task))
       }
-      const ok = await rescheduleTask(db, task.id, owner, runAfter, info.reason)
-      tlog.warn({ reason: info.reason, retryInMs: delay }, 'model attempt failed; retrying')
-      if (ok) wakeAt(delay)
       return
     }
     await finishFailed(task, owner, info.reason, tlog)
@@ -319,7 +323,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
           clearTimeout(timer)
           clearInterval(check)
           set.delete(onTask)
-          if (set.size === 0) waiters.delete(taskId)
+          if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId)
           resolve(task)
         }
         const onTask = (task: Task) => done(task)

@@ -89,6 +89,56 @@ for (const dialect of await testDialects()) {
       expect(users.length).toBe(0)
     })
 
+    test('NUL bytes in the utterance and user id are dropped, not stored or refused', async () => {
+      const res = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '안\u0000녕', userId: `nul\u0000-${dialect}` }),
+      )
+      expect(res.json.template.outputs[0].simpleText.text).toBe('테스트 답변')
+      const rows = await q(
+        k,
+        `select m.content from message m join conversation c on c.id = m.conv_id join appuser u on u.id = c.user_id
+          where u.kakao_user_id = $1 and m.role = 'user'`,
+        [`nul-${dialect}`],
+      )
+      expect(rows.map((r) => r.content)).toEqual(['안녕'])
+    })
+
+    test('a turn that outruns its budget answers the apology and queues nothing', async () => {
+      const { mkdtempSync, writeFileSync } = await import('node:fs')
+      const { join } = await import('node:path')
+      const dir = mkdtempSync(join(import.meta.dir, '..', '..', `plugins-local-slow-`))
+      const file = join(dir, 'stall.ts')
+      writeFileSync(
+        file,
+        `import { definePlugin } from '${join(import.meta.dir, '..', '..', 'src', 'pipeline', 'types.ts')}'\n` +
+          'export default definePlugin({ name: "stall", setup: () => async (_turn, next) => {\n' +
+          '  await Bun.sleep(700)\n' +
+          '  try { await next() } finally { (globalThis as any).kbotStallDone = true }\n' +
+          '} })\n',
+      )
+      const slow = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `budget-${dialect}`,
+        env: { OPENAI_BASE_URL: model.url },
+        toml: `[kakao]\nturn_budget_ms = 500\ninline_wait_ms = 200\n[pipeline]\norder = ["late-answer", "name-command", "prompt-resolver", "history-context", "stall", "ai-dispatch"]\npaths = { stall = "${file}" }`,
+      })
+      others.push(slow)
+      try {
+        ;(globalThis as any).kbotStallDone = false
+        const res = await slow.post('/skill', kakaoPayload({ utterance: '느린 차례', userId: 'budget' }))
+        expect(res.json.template.outputs[0].simpleText.text).toBe(
+          '죄송해요, 잠시 문제가 생겼어요. 조금 뒤에 다시 말씀해 주세요.',
+        )
+        // The pipeline goes on in the background: wait until ai-dispatch has run and given up.
+        await waitFor(() => (globalThis as any).kbotStallDone === true, { what: 'the stalled turn to end' })
+        expect((await q(slow, 'select id from aiprocessingtask')).length).toBe(0)
+        expect((await q(slow, 'select id from message')).length).toBe(0)
+      } finally {
+        ;(await import('node:fs')).rmSync(dir, { recursive: true, force: true })
+      }
+    })
+
     test('an empty utterance asks for a message', async () => {
       const res = await k.post('/skill', kakaoPayload({ utterance: '   ', userId: `empty-${dialect}` }))
       expect(res.json.template.outputs[0].simpleText.text).toBe('메시지를 입력해 주세요.')
@@ -166,6 +216,7 @@ for (const dialect of await testDialects()) {
       expect(Date.parse(status.json.completed_at)).toBeGreaterThan(0)
       const latest = await k.get(`/user/conversation/${task!.conv_id}/latest-ai-response`)
       expect(latest.json).toMatchObject({ conversation_id: task!.conv_id, content: '테스트 답변' })
+      expect((await k.get(`/user/ai-status/${String(task!.id).toUpperCase()}`)).json.task_id).toBe(task!.id)
       expect((await k.get('/user/ai-status/01900000-0000-7000-8000-000000000000')).status).toBe(404)
       expect((await k.get('/user/ai-status/not-a-uuid')).status).toBe(404)
       expect((await k.get('/user/conversation/not-a-uuid/latest-ai-response')).status).toBe(404)

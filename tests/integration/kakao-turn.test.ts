@@ -144,8 +144,10 @@ for (const dialect of await testDialects()) {
       expect(arrival!.at - t0).toBeLessThan(3000)
       const body = arrival!.body as any
       expect(body.template.outputs[0].simpleText.text).toContain('시간이 조금 더 걸리고')
+      const held = await taskOf(k, user)
+      // The button names its task: Kakao hands `extra` back as action.clientExtra when it is pressed.
       expect(body.template.quickReplies).toEqual([
-        { label: '답변 확인', action: 'message', messageText: '답변 확인' },
+        { label: '답변 확인', action: 'message', messageText: '답변 확인', extra: { kbot_task: held.id } },
       ])
       const done = await waitFor(async () => {
         const t = await taskOf(k, user)
@@ -156,7 +158,9 @@ for (const dialect of await testDialects()) {
         delivered_at: null,
         ai_response: '늦은 답변입니다.',
       })
-      const check = await k.post('/skill', kakaoPayload({ utterance: '답변 확인', userId: user }))
+      const pressed = kakaoPayload({ utterance: '답변 확인', userId: user }) as any
+      pressed.action.clientExtra = body.template.quickReplies[0].extra
+      const check = await k.post('/skill', pressed)
       expect(check.json.template.outputs[0].simpleText.text).toBe('늦은 답변입니다.')
       const after = await taskOf(k, user)
       expect(after.delivered_at).not.toBeNull()
@@ -356,6 +360,48 @@ for (const dialect of await testDialects()) {
       expect(userMsgs.length).toBe(1)
       await k.kbot.guard.sweep()
       expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test('a replay without X-Request-Id but with the same callbackUrl creates no second task', async () => {
+      const k = await bot('replay')
+      const url = kakao.callbackUrl()
+      const user = `u-replay-${dialect}`
+      const payload = kakaoPayload({ utterance: '한 번만', userId: user, callbackUrl: url })
+      const [a, b] = await Promise.all([k.post('/skill', payload), k.post('/skill', payload)])
+      expect([a.json.useCallback, b.json.useCallback]).toEqual([true, true])
+      await waitFor(() => kakao.arrivalsFor(url).length > 0)
+      const tasks = await q(k, 'select id from aiprocessingtask where callback_url = $1', [url])
+      expect(tasks.length).toBe(1)
+      await k.kbot.guard.sweep()
+      expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test("another user's X-Request-Id never reveals that user's answer", async () => {
+      const k = await bot('foreign-id')
+      const headers = { 'x-request-id': `chp-${crypto.randomUUID().replace(/-/g, '')}` }
+      model.script({ content: '첫 번째 사용자만 볼 답변' }, { content: '두 번째 사용자의 답변' })
+      const first = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '비밀 질문', userId: `owner-${dialect}` }),
+        headers,
+      )
+      expect(first.json.template.outputs[0].simpleText.text).toBe('첫 번째 사용자만 볼 답변')
+      const second = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '내 질문', userId: `other-${dialect}` }),
+        headers,
+      )
+      expect(second.json.template.outputs[0].simpleText.text).toBe('두 번째 사용자의 답변')
+      const rows = await q(
+        k,
+        `select u.kakao_user_id as who, t.request_id from aiprocessingtask t join appuser u on u.id = t.user_id
+          where u.kakao_user_id in ($1, $2) order by t.created_at`,
+        [`owner-${dialect}`, `other-${dialect}`],
+      )
+      expect(rows.map((r) => [r.who, r.request_id])).toEqual([
+        [`owner-${dialect}`, headers['x-request-id']],
+        [`other-${dialect}`, null],
+      ])
     })
 
     test('a message after the session timeout opens a new conversation without the old history', async () => {

@@ -67,6 +67,7 @@ for (const dialect of await testDialects()) {
         id: `turn-${n}`,
         requestId: null,
         receivedAt: clock.now,
+        respondBy: new Date(clock.now.getTime() + 4500),
         payload,
         utterance,
         callbackUrl: null,
@@ -185,7 +186,7 @@ for (const dialect of await testDialects()) {
       for (const bad of ['홍 길동', '가'.repeat(21), '민수#1']) {
         const r = await say(user, bad)
         expect(r.nextCalled).toBe(false)
-        expect(r.text).toContain('20자 이내의 한글, 영문, 숫자와 기호 · - _')
+        expect(r.text).toContain('20자 이내의 한글, 영문, 숫자와 기호(·, -, _)')
         expect(r.stored).toMatchObject({ name: null, nameState: 'awaiting' })
       }
       const retry = await say(user, '난 학생이야')

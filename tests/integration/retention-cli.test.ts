@@ -110,11 +110,16 @@ for (const dialect of await testDialects()) {
     })
 
     test('kbot tasks retry: failed → pending with fresh attempts; says where the answer will go; refuses others', async () => {
+      // Late-answer already showed the failure: a retried answer must still be offered.
+      await db.store.db.query('update aiprocessingtask set delivered_at = $2 where id = $1', [
+        ids['new-failed'],
+        new Date(),
+      ])
       const late = kbot(db, 'tasks', 'retry', ids['new-failed']!, '--json')
       expect(late.code).toBe(0)
       expect(JSON.parse(late.out)).toMatchObject({
         delivery: 'next-message',
-        task: { status: 'pending', attempts: 0 },
+        task: { status: 'pending', attempts: 0, delivered_at: null },
       })
       const live = kbot(db, 'tasks', 'retry', ids['failed-live-callback']!)
       expect(live.code).toBe(0)

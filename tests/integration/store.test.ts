@@ -8,6 +8,7 @@ import {
   claimCallback,
   claimTasks,
   completeTask,
+  dueCallbacks,
   insertTask,
   releaseTasks,
   renewLease,
@@ -179,6 +180,20 @@ for (const dialect of await testDialects()) {
       expect(active.length).toBe(1)
     })
 
+    test('concurrent activations of versions of one name leave exactly one active, without errors', async () => {
+      const versions = await Promise.all(
+        [1, 2, 3, 4].map((i) =>
+          createPromptVersion(t.store.db, { name: 'race', systemPrompt: `v${i}`, activate: false }),
+        ),
+      )
+      await Promise.all(versions.map((v) => activatePrompt(t.store.db, v.id)))
+      const active = await t.store.db.query(
+        'select id from prompttemplate where name = $1 and is_active = $2',
+        ['race', true],
+      )
+      expect(active.length).toBe(1)
+    })
+
     test('the default prompt was seeded by the first migration', async () => {
       const prompt = await getActivePrompt(t.store.db, 'default')
       expect(prompt?.version).toBe(1)
@@ -201,7 +216,7 @@ for (const dialect of await testDialects()) {
           messageId: msg.id,
           requestId,
           input: INPUT,
-          callbackUrl: 'https://bot-api.kakao.com/v1/bots/x/callback/t',
+          callbackUrl: `https://bot-api.kakao.com/v1/bots/x/callback/${newId()}`,
           expiresAt: new Date(now.getTime() + 60_000),
           deadlineAt: new Date(now.getTime() + deadlineInMs),
           maxAttempts: 3,
@@ -277,6 +292,28 @@ for (const dialect of await testDialects()) {
           tokensUsed: 3,
         })
         expect(done).toMatchObject({ status: 'completed', aiResponse: 'ok', tokensUsed: 3, leaseOwner: null })
+      })
+
+      test('a callback in its last half second is not used any more', async () => {
+        const task = (await newTask())!
+        const expiresAt = task.expiresAt!.getTime()
+        expect(await claimCallback(t.store.db, task.id, new Date(expiresAt - 400))).toBeNull()
+        expect(await claimCallback(t.store.db, task.id, new Date(expiresAt - 600))).not.toBeNull()
+      })
+
+      test('the guard finds a finished task whose worker never sent its callback', async () => {
+        await t.store.db.query(
+          `update aiprocessingtask set callback_status = 'expired' where callback_status = 'pending'`,
+        )
+        const task = (await newTask())!
+        const now = new Date()
+        await t.store.db.query(
+          `update aiprocessingtask set status = 'completed', completed_at = $2 where id = $1`,
+          [task.id, new Date(now.getTime() - 1000)],
+        )
+        expect(await dueCallbacks(t.store.db, now, 3000)).toEqual([])
+        const later = new Date(now.getTime() + 5000)
+        expect((await dueCallbacks(t.store.db, later, 3000)).map((d) => d.id)).toEqual([task.id])
       })
 
       test('the callback can be claimed exactly once, even by racing claimers', async () => {

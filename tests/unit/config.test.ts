@@ -235,3 +235,26 @@ describe('config.example.toml', () => {
     })
   })
 })
+
+describe('settings that only fail together', () => {
+  test('the inline wait must fit in the turn budget', () => {
+    const path = file('budget.toml', '[kakao]\ninline_wait_ms = 4000\nturn_budget_ms = 3000\n')
+    expect(problems(() => loadConfig({ cwd: dir, env: { KBOT_CONFIG: path } }))).toEqual([
+      'kakao.inline_wait_ms (4000) must be less than kakao.turn_budget_ms (3000)',
+    ])
+  })
+
+  test('a callback lifetime with no room for a model attempt is refused', () => {
+    const found = problems(() => loadConfig({ cwd: dir, env: { CALLBACK_TTL_MS: '5000' } }))
+    expect(found).toHaveLength(1)
+    expect(found[0]).toStartWith('CALLBACK_TTL_MS (5000) leaves -1000 ms')
+  })
+})
+
+test('a database URL in an error never shows its password', () => {
+  const found = problems(() =>
+    loadConfig({ cwd: dir, env: { DATABASE_URL: 'mysql://kbot:s3cr@t@db:3306/x' } }),
+  )
+  expect(found[0]).not.toContain('s3cr')
+  expect(found[0]).toContain('mysql://kbot:***@db:3306/x')
+})

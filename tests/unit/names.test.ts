@@ -279,7 +279,7 @@ describe('validateName', () => {
     const { valid, reason } = validateName(name)
     expect(valid).toBe(false)
     expect(reason).toContain(problem)
-    expect(reason).toContain('20자 이내의 한글, 영문, 숫자와 기호 · - _')
+    expect(reason).toContain('20자 이내의 한글, 영문, 숫자와 기호(·, -, _)')
   })
 })
 

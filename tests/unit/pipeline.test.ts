@@ -359,3 +359,22 @@ max_age_hours = 2
     ])
   })
 })
+
+test('an unknown time zone for prompt-resolver stops the start, not every turn', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'kbot-tz-'))
+  writeFileSync(
+    join(dir, 'config.toml'),
+    '[pipeline]\norder = ["prompt-resolver", "ai-dispatch"]\n[plugins.prompt-resolver]\ntime_zone = "Mars/Olympus_Mons"\n',
+  )
+  const config = loadConfig({ env: {}, cwd: dir })
+  const deps = {
+    config,
+    db: {} as never,
+    log: pino({ level: 'silent' }),
+    messages: DEFAULT_MESSAGES,
+    prompts: {} as never,
+    queue: {} as never,
+    now: () => new Date(),
+  }
+  await expect(buildPipeline(config, deps)).rejects.toThrow('must be an IANA time zone such as "Asia/Seoul"')
+})
