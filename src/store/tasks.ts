@@ -149,11 +149,16 @@ export async function findDuplicate(
   key: { requestId: string | null; callbackUrl: string | null },
 ): Promise<Task | null> {
   if (!key.requestId && !key.callbackUrl) return null
+  // One lookup per unique index. Not `… OR … ORDER BY created_at LIMIT 1`: with nothing to find (every new
+  // request) PostgreSQL may walk the whole created_at index looking for a match; that doubled its CPU per ack.
   const rows = await db.query<Row>(
-    'select * from aiprocessingtask where request_id = $1 or callback_url = $2 order by created_at limit 1',
+    `select * from aiprocessingtask where request_id = $1
+     union all
+     select * from aiprocessingtask where callback_url = $2`,
     [key.requestId, key.callbackUrl],
   )
-  return rows[0] ? toTask(rows[0]) : null
+  const tasks = rows.map(toTask).sort((a, b) => a.createdAt.getTime() - b.createdAt.getTime())
+  return tasks[0] ?? null
 }
 
 /**
