@@ -194,6 +194,13 @@ describe('buildPipeline', () => {
     for (const p of details) expect((err as AppError).message).toContain(`  - ${p}`)
     return details
   }
+  test('an unknown time zone for prompt-resolver stops the start, not every turn', async () => {
+    const toml =
+      '[pipeline]\norder = ["prompt-resolver", "ai-dispatch"]\n[plugins.prompt-resolver]\ntime_zone = "Mars/Olympus_Mons"\n'
+    expect(await problemsOf(toml)).toEqual([
+      '[plugins.prompt-resolver] time_zone: must be an IANA time zone such as "Asia/Seoul"',
+    ])
+  })
 
   const PATHS = `
 [pipeline.paths]
@@ -358,23 +365,4 @@ max_age_hours = 2
       expect.stringMatching(/^\[plugins\.greet\] word: /),
     ])
   })
-})
-
-test('an unknown time zone for prompt-resolver stops the start, not every turn', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'kbot-tz-'))
-  writeFileSync(
-    join(dir, 'config.toml'),
-    '[pipeline]\norder = ["prompt-resolver", "ai-dispatch"]\n[plugins.prompt-resolver]\ntime_zone = "Mars/Olympus_Mons"\n',
-  )
-  const config = loadConfig({ env: {}, cwd: dir })
-  const deps = {
-    config,
-    db: {} as never,
-    log: pino({ level: 'silent' }),
-    messages: DEFAULT_MESSAGES,
-    prompts: {} as never,
-    queue: {} as never,
-    now: () => new Date(),
-  }
-  await expect(buildPipeline(config, deps)).rejects.toThrow('must be an IANA time zone such as "Asia/Seoul"')
 })
