@@ -429,6 +429,3 @@ function deletePath(tree: Tree, path: string): void {
   }
   delete (node as Tree)[keys[keys.length - 1]!]
 }
-
-/** Resolved messages (operator overrides on top of the Korean defaults). */
-export const messagesOf = (config: Config): Messages => ({ ...DEFAULT_MESSAGES, ...config.messages })

@@ -1,5 +1,5 @@
 import { type AiClient, createAiClient } from './ai/client.ts'
-import { type Config, messagesOf } from './config.ts'
+import type { Config } from './config.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
@@ -43,7 +43,8 @@ export async function createKbot(config: Config, options: KbotOptions) {
       log.info({ applied: result.applied.map((m) => m.id) }, 'migrations applied')
   }
   options.logSink?.attach(store.db)
-  const messages = messagesOf(config)
+  // Complete: the config schema fills every message the operator did not override.
+  const messages = config.messages
   const ai = options.ai ?? createAiClient(config)
   const delivery = createDelivery({ db: store.db, config, log, messages })
   const pool = createWorkerPool({ db: store.db, notifier: store.notifier, config, log, ai, delivery })

@@ -1,4 +1,4 @@
-import { AppError } from '../errors.ts'
+import type { AppError } from '../errors.ts'
 
 /** The JSON error body of every non-Kakao failure: `{"error": {"code", "message"}}`. */
 export function errorBody(code: string, message: string) {
@@ -11,5 +11,3 @@ export function errorResponse(err: AppError): Response {
 
 export const jsonError = (status: number, code: string, message: string): Response =>
   Response.json(errorBody(code, message), { status })
-
-export { AppError }

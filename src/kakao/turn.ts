@@ -52,7 +52,8 @@ export interface TurnRunner {
 
 export function createTurnRunner(deps: TurnDeps): TurnRunner {
   const { config, db, messages } = deps
-  const awaitNameMinutes = Number(config.plugins['name-command']?.await_minutes ?? 5)
+  // /welcome asks for a name only when name-command is there to take the answer, for as long as it waits.
+  const nameOptions = deps.pipeline.optionsOf('name-command') as { await_minutes: number } | undefined
   const allowedBots = new Set(config.kakao.bot_ids.map((id) => id.replace(/!+$/, '')))
 
   function accept(req: KakaoRequest): Accepted {
@@ -192,9 +193,10 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       return guarded(log, async () => {
         const user = await identify(payload, req.receivedAt)
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))
-        // The next message is taken as the name (name-command reads this state), for as long as it asks.
-        const until = new Date(req.receivedAt.getTime() + awaitNameMinutes * 60_000)
-        await setNameState(db, user.id, 'awaiting', until, req.receivedAt)
+        if (nameOptions) {
+          const until = new Date(req.receivedAt.getTime() + nameOptions.await_minutes * 60_000)
+          await setNameState(db, user.id, 'awaiting', until, req.receivedAt)
+        }
         return textResponse(messages.welcome_new)
       })
     },

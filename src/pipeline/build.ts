@@ -59,6 +59,8 @@ async function loadPlugin(name: string, config: Config): Promise<Plugin<unknown>
 
 export interface Pipeline {
   readonly names: readonly string[]
+  /** Each plugin's options after validation (defaults applied), for code outside the pipeline that shares them. */
+  optionsOf(name: string): unknown
   run(turn: Turn): Promise<void>
 }
 
@@ -126,5 +128,5 @@ export async function buildPipeline(config: Config, deps: PluginDeps): Promise<P
       await plugin.setup({ ...deps, log: deps.log.child({ plugin: plugin.name }) }, options.get(plugin.name)),
     )
   }
-  return { names: plugins.map((p) => p.name), run: compose(handlers) }
+  return { names: plugins.map((p) => p.name), optionsOf: (name) => options.get(name), run: compose(handlers) }
 }

@@ -28,10 +28,3 @@ export async function logEvent(
     detail,
   ])
 }
-
-export interface EventRow {
-  type: string
-  userId: string | null
-  detail: Record<string, unknown>
-  createdAt: Date
-}

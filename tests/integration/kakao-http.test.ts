@@ -188,9 +188,29 @@ for (const dialect of await testDialects()) {
         [user],
       )
       expect(row!.name_state).toBe('awaiting')
+      // As long as name-command waits (await_minutes, 5 by default).
+      const waitMs = new Date(row!.name_state_until).getTime() - Date.now()
+      expect(waitMs).toBeGreaterThan(4 * 60_000)
+      expect(waitMs).toBeLessThanOrEqual(5 * 60_000)
       await q(k, `update appuser set name = '민수', name_state = 'none' where id = $1`, [row!.id])
       const again = await k.post('/welcome', kakaoPayload({ utterance: '', userId: user }))
       expect(again.json.template.outputs[0].simpleText.text).toContain('민수')
+    })
+
+    test('/welcome waits for a name only when name-command is in the pipeline to take it', async () => {
+      const plain = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `welcome-plain-${dialect}`,
+        env: { OPENAI_BASE_URL: model.url },
+        toml: '[pipeline]\norder = ["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]',
+      })
+      others.push(plain)
+      const res = await plain.post('/welcome', kakaoPayload({ utterance: '', userId: 'welcome-plain' }))
+      expect(res.json.template.outputs[0].simpleText.text).toContain('이름을 알려 주세요')
+      const [row] = await q(plain, 'select name_state from appuser where kakao_user_id = $1', [
+        'welcome-plain',
+      ])
+      expect(row!.name_state).toBe('none')
     })
 
     test('/user/ai-status and latest-ai-response report a finished task; unknown ids are 404', async () => {
