@@ -1,8 +1,8 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 
-/** ../shared/kakao-fixtures: real request payloads and headers, byte for byte. */
-export const FIXTURES_DIR = join(import.meta.dir, '..', '..', '..', 'shared', 'kakao-fixtures')
+/** tests/fixtures/kakao (copied from Kakao's docs and public captures, see SOURCES.md): real request payloads and headers, byte for byte. */
+export const FIXTURES_DIR = join(import.meta.dir, '..', 'fixtures', 'kakao')
 
 export function fixtureNames(prefix: 'req-' | 'resp-' | 'hdr-'): string[] {
   return readdirSync(FIXTURES_DIR).filter((f) => f.startsWith(prefix) && f.endsWith('.json'))
