@@ -1,11 +1,11 @@
 import * as v from 'valibot'
 import { quickReply, textResponse } from '../../src/kakao/response.ts'
-import { fill } from '../../src/messages.ts'
 import { parseNameIntent, validateName } from '../../src/names/extract.ts'
 import { definePlugin, type Turn } from '../../src/pipeline/types.ts'
 import type { Db } from '../../src/store/db.ts'
 import { logEvent } from '../../src/store/events.ts'
 import { type AppUser, isAwaitingName, setNameState, setUserName } from '../../src/store/users.ts'
+import { fill } from '../../src/texts.ts'
 
 /** What saving a name did: nothing (it was already the name), or a change from `old`. */
 type Saved = { same: true } | { same: false; old: string | null }

@@ -1,7 +1,7 @@
-import type { Messages } from '../messages.ts'
 import type { TaskQueue } from '../pipeline/types.ts'
 import type { Db } from '../store/db.ts'
 import { markInline, type Task } from '../store/tasks.ts'
+import type { Messages } from '../texts.ts'
 import { answerReply, failedReply } from '../worker/delivery.ts'
 import { ackResponse, checkReply, type SkillResponse, textResponse } from './response.ts'
 

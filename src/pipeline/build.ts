@@ -2,17 +2,9 @@ import { isAbsolute, resolve } from 'node:path'
 import * as v from 'valibot'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
+import { BUILTIN_PLUGINS, isBuiltinPlugin } from './builtins.ts'
 import { compose } from './compose.ts'
 import type { Handler, Plugin, PluginDeps, Turn } from './types.ts'
-
-/** The plugins that ship with kbot, by name; each lives in plugins/<name>/index.ts. */
-export const BUILTIN_PLUGINS = [
-  'late-answer',
-  'name-command',
-  'prompt-resolver',
-  'history-context',
-  'ai-dispatch',
-]
 
 const PLUGINS_DIR = resolve(import.meta.dir, '..', '..', 'plugins')
 
@@ -22,7 +14,7 @@ async function loadPlugin(name: string, config: Config): Promise<Plugin<unknown>
     ? isAbsolute(custom)
       ? custom
       : resolve(config.configDir, custom)
-    : BUILTIN_PLUGINS.includes(name)
+    : isBuiltinPlugin(name)
       ? resolve(PLUGINS_DIR, name, 'index.ts')
       : null
   if (!file) {

@@ -3,12 +3,12 @@ import type { Config } from '../config.ts'
 import type { SkillPayload } from '../kakao/payload.ts'
 import type { SkillResponse } from '../kakao/response.ts'
 import type { Logger } from '../logger.ts'
-import type { Messages } from '../messages.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
 import type { ChatMessage, Task } from '../store/tasks.ts'
 import type { AppUser } from '../store/users.ts'
+import type { Messages } from '../texts.ts'
 
 /** The prompt version chosen for a turn, with its variables rendered. */
 export interface ResolvedPrompt {

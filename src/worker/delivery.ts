@@ -2,10 +2,10 @@ import type { Config } from '../config.ts'
 import { checkReply, quickReply, type SkillResponse, textResponse } from '../kakao/response.ts'
 import { shapeAnswer } from '../kakao/shape.ts'
 import type { Logger } from '../logger.ts'
-import type { Messages } from '../messages.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { claimCallback, recordCallbackOutcome, type Task } from '../store/tasks.ts'
+import type { Messages } from '../texts.ts'
 import { type CallbackOutcome, postCallback } from './callback.ts'
 
 export interface AnswerReply {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { DEFAULT_MESSAGES, fill } from '../../src/messages.ts'
 import { explainName, parseNameIntent, splitName, validateName } from '../../src/names/extract.ts'
 import { nameVars, type ParticlePair, particle } from '../../src/names/josa.ts'
+import { DEFAULT_MESSAGES, fill } from '../../src/texts.ts'
 
 const W = true // awaiting a name
 const _ = false // an ordinary turn

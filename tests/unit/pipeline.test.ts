@@ -5,10 +5,10 @@ import { join, resolve } from 'node:path'
 import pino from 'pino'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { AppError } from '../../src/errors.ts'
-import { DEFAULT_MESSAGES } from '../../src/messages.ts'
 import { buildPipeline } from '../../src/pipeline/build.ts'
 import { compose } from '../../src/pipeline/compose.ts'
 import type { Handler, PluginDeps, Turn } from '../../src/pipeline/types.ts'
+import { DEFAULT_MESSAGES } from '../../src/texts.ts'
 
 const turnStub = () => ({ vars: {} as Record<string, string>, reply: null }) as unknown as Turn
 
