@@ -1,5 +1,5 @@
 /**
- * `bun run bench [--quick] [--only ack,saturation,pickup,e2e,throughput,memory,ready]`
+ * `bun run bench [--quick] [--only ack,saturation,pickup,e2e,throughput,memory,ready,floor]`
  *
  * Measures SPEC §10 against real `kbot serve` processes on the local PostgreSQL (a private schema, dropped at
  * the end), with the fake model and the fake Kakao receiver in this process. Prints a table on stdout, writes
@@ -12,6 +12,7 @@ import { cpus, release, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
 import { type BenchEnv, createBenchEnv, PG_URL } from './env.ts'
 import { createTurnSender } from './load.ts'
+import { floorPhase } from './phases-floor.ts'
 import { ackPhase, readyPhase, saturationPhase, seedUsers } from './phases-http.ts'
 import { pickupPhase, throughputPhase } from './phases-queue.ts'
 import { makePlan, type PhaseContext, type PhaseResult } from './plan.ts'
@@ -33,6 +34,7 @@ const PHASES: { name: string; groups: string[]; run: (ctx: PhaseContext) => Prom
   { name: 'throughput', groups: ['throughput'], run: throughputPhase },
   { name: 'ack', groups: ['ack', 'memory'], run: ackPhase },
   { name: 'saturation', groups: ['saturation', 'memory'], run: saturationPhase },
+  { name: 'floor', groups: ['floor'], run: floorPhase },
 ]
 
 const log = (message: string) => console.error(`· ${message}`)

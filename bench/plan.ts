@@ -14,6 +14,8 @@ export interface Plan {
   pickup: { rate: number; count: number; modelMs: number }
   throughput: { tasks: number; modelMs: number; concurrency: number }
   ready: { starts: number }
+  /** kbot beside the floor (bench/floor): wrk runs of `durationS`, alternating, `rounds` times per connection count. */
+  floor: { durationS: number; warmupS: number; rounds: number; connections: number[]; fixedCount: number }
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -26,6 +28,13 @@ export function makePlan(quick: boolean): Plan {
     pickup: { rate: 20, count: quick ? 40 : 200, modelMs: 50 },
     throughput: { tasks: quick ? 9 : 30, modelMs: 2000, concurrency: 3 },
     ready: { starts: quick ? 3 : 5 },
+    floor: {
+      durationS: quick ? 3 : 10,
+      warmupS: quick ? 1 : 3,
+      rounds: quick ? 1 : 2,
+      connections: [16, 64],
+      fixedCount: quick ? 600 : 2000,
+    },
   }
 }
 

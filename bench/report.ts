@@ -17,6 +17,8 @@ export interface MetricDef {
   unit: string
   /** SPEC §10. */
   target?: Target
+  /** Which way is better when there is no target (default: lower). */
+  higherIsBetter?: boolean
 }
 
 export const METRICS: readonly MetricDef[] = [
@@ -89,6 +91,69 @@ export const METRICS: readonly MetricDef[] = [
     target: { op: '<=', value: 300 },
   },
   { key: 'ready.kbot_ms', group: 'ready', label: 'ready as kbot logs it (readyMs)', unit: 'ms' },
+  {
+    key: 'floor.floor_acks_c16',
+    group: 'floor',
+    label: 'floor acks/s (16 conns, wrk)',
+    unit: 'acks/s',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.kbot_acks_c16',
+    group: 'floor',
+    label: 'kbot acks/s (16 conns, wrk)',
+    unit: 'acks/s',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.share_c16',
+    group: 'floor',
+    label: "kbot's share of the floor's acks/s, 16 conns",
+    unit: '×',
+    target: { op: '>=', value: 0.75 },
+  },
+  {
+    key: 'floor.floor_acks_c64',
+    group: 'floor',
+    label: 'floor acks/s (64 conns, wrk)',
+    unit: 'acks/s',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.kbot_acks_c64',
+    group: 'floor',
+    label: 'kbot acks/s (64 conns, wrk)',
+    unit: 'acks/s',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.share_c64',
+    group: 'floor',
+    label: "kbot's share of the floor's acks/s, 64 conns",
+    unit: '×',
+    target: { op: '>=', value: 0.75 },
+  },
+  {
+    key: 'floor.p50_ratio_c16',
+    group: 'floor',
+    label: 'ack p50 as a multiple of the floor, 16 conns',
+    unit: '×',
+    target: { op: '<=', value: 2 },
+  },
+  {
+    key: 'floor.p99_ratio_200',
+    group: 'floor',
+    label: 'ack p99 as a multiple of the floor, 200 req/s',
+    unit: '×',
+    target: { op: '<=', value: 2 },
+  },
+  {
+    key: 'floor.sqlite_share_c16',
+    group: 'floor',
+    label: "SQLite: kbot's share of the SQLite floor, 16 conns",
+    unit: '×',
+    higherIsBetter: true,
+  },
 ]
 
 export const GROUPS = [...new Set(METRICS.map((m) => m.group))]
@@ -115,7 +180,7 @@ export interface BenchResults {
 }
 
 const passes = (value: number, t: Target) => (t.op === '<=' ? value <= t.value : value >= t.value)
-const lowerIsBetter = (def: MetricDef) => def.target?.op !== '>='
+const lowerIsBetter = (def: MetricDef) => !def.higherIsBetter && def.target?.op !== '>='
 
 export function metricResults(defs: readonly MetricDef[], values: Record<string, number>) {
   const out: Record<string, MetricResult> = {}

@@ -12,8 +12,17 @@ const live = new Set<Subprocess>()
 let closed = false
 
 function spawn(args: string[], env: Record<string, string>, stdout: 'ignore' | 'pipe') {
+  return spawnTracked(['bun', 'cli/index.ts', ...args], env, stdout)
+}
+
+/** Any child process of the bench, killed by `killAll` on every way out. */
+export function spawnTracked(
+  cmd: string[],
+  env: Record<string, string>,
+  stdout: 'ignore' | 'pipe' = 'ignore',
+) {
   if (closed) throw new Error('the bench is shutting down')
-  const proc = Bun.spawn(['bun', 'cli/index.ts', ...args], {
+  const proc = Bun.spawn(cmd, {
     cwd: KBOT_ROOT,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdin: 'ignore',
