@@ -84,8 +84,10 @@ for (const dialect of await testDialects()) {
     test('a gap in the numbering is refused before anything runs', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'kbot-gap-'))
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
-      writeFileSync(join(dir, dialect, '0003_later.sql'), 'select 1;')
-      expect(() => readMigrations(dialect as Dialect, dir)).toThrow('gap or duplicate at 0003_later.sql')
+      // One number past the next free one, whatever the current last migration is.
+      const gap = String(readMigrations(dialect as Dialect).length + 2).padStart(4, '0')
+      writeFileSync(join(dir, dialect, `${gap}_later.sql`), 'select 1;')
+      expect(() => readMigrations(dialect as Dialect, dir)).toThrow(`gap or duplicate at ${gap}_later.sql`)
     })
   })
 }
