@@ -24,3 +24,37 @@ export function findIdleForSummary(
 /** One summary task per conversation and newest message: a second enqueue of the same pair is refused. */
 export const summaryDedupeKey = (convId: string, lastMessageId: string): string =>
   `summary:${convId}:${lastMessageId}`
+
+/** The queue's enqueue as the summary tick needs it: false when a task with that dedupe key already exists. */
+export type EnqueueSummary = (task: { userId: string; convId: string; dedupeKey: string }) => Promise<boolean>
+
+/**
+ * The whole tick of the summary job: finds idle conversations and enqueues one summary task for each, keyed by
+ * conversation and newest message. Returns how many were found and how many were new to the queue.
+ *
+ * @example
+ *   // in src/jobs/memory.ts, with the runner's enqueueTask (null on a duplicate dedupe key):
+ *   await enqueueIdleSummaries(db, config, async (t) =>
+ *     (await enqueueTask(db, { kind: 'summary', input: t, userId: t.userId, convId: t.convId, dedupeKey: t.dedupeKey })) !== null)
+ */
+export async function enqueueIdleSummaries(
+  db: Db,
+  config: Config,
+  enqueue: EnqueueSummary,
+  now = new Date(),
+): Promise<{ found: number; enqueued: number }> {
+  if (!config.memory.enabled) return { found: 0, enqueued: 0 }
+  const idle = await findIdleForSummary(db, config, now)
+  let enqueued = 0
+  for (const c of idle) {
+    if (
+      await enqueue({
+        userId: c.userId,
+        convId: c.convId,
+        dedupeKey: summaryDedupeKey(c.convId, c.lastMessageId),
+      })
+    )
+      enqueued++
+  }
+  return { found: idle.length, enqueued }
+}

@@ -6,7 +6,7 @@ import { createAiClient } from '../../src/ai/client.ts'
 import { costOf } from '../../src/ai/cost.ts'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { createLogger } from '../../src/logger.ts'
-import { findIdleForSummary, summaryDedupeKey } from '../../src/memory/find-idle.ts'
+import { enqueueIdleSummaries, findIdleForSummary, summaryDedupeKey } from '../../src/memory/find-idle.ts'
 import { summarizeConversation } from '../../src/memory/summarize.ts'
 import { currentConversation, touchConversation } from '../../src/store/conversations.ts'
 import { type Db, type Dialect, openStore, type Store } from '../../src/store/db.ts'
@@ -153,6 +153,29 @@ for (const dialect of await testDialects()) {
         [user.id],
       )
       expect(events.length).toBe(2)
+    })
+
+    test('the tick: two instances ticking together enqueue one task per conversation; disabled enqueues none', async () => {
+      const { user } = await upsertUser(db.store.db, { botId: 'b', kakaoUserId: 'mem-tick' })
+      const c = await talk(db.store.db, user.id, 0, ['첫 질문', '첫 답변'])
+      // Stands in for the queue's unique dedupe key until the runner lands (enqueueTask returns null on it).
+      const keys = new Set<string>()
+      const enqueue = async (t: { dedupeKey: string }) =>
+        !keys.has(t.dedupeKey) && Boolean(keys.add(t.dedupeKey))
+      const [a, b] = await Promise.all([
+        enqueueIdleSummaries(db.store.db, config, enqueue, at(40)),
+        enqueueIdleSummaries(second.db, config, enqueue, at(40)),
+      ])
+      expect(a.found).toBe(b.found)
+      expect(a.enqueued + b.enqueued).toBe(a.found)
+      expect(keys.has(summaryDedupeKey(c.convId, c.ids[1]!))).toBe(true)
+      const off = { ...config, memory: { ...config.memory, enabled: false } }
+      expect(await enqueueIdleSummaries(db.store.db, off, enqueue, at(40))).toEqual({ found: 0, enqueued: 0 })
+      // Summarised: the next tick finds nothing of this conversation.
+      await summarizeConversation(deps(), { userId: user.id, convId: c.convId })
+      expect((await findIdleForSummary(db.store.db, config, at(41))).some((f) => f.convId === c.convId)).toBe(
+        false,
+      )
     })
 
     test('fewer new messages than min_new_messages wait; the summary prompt version decides model and max_tokens', async () => {
