@@ -44,6 +44,14 @@ export const DEFAULT_MESSAGES = {
   name_cancelled: '알겠어요, 이름 바꾸기를 그만둘게요. 언제든 "/이름"이라고 말씀하시면 다시 정할 수 있어요.',
   /** The quick reply offered while waiting for a name; it always sends "취소". */
   name_cancel_label: '취소',
+  /** "대화 기록 삭제": what will be erased, and a confirmation with two quick replies. */
+  forget_confirm:
+    '지금까지 나눈 대화 기록, 대화 요약, 알려 주신 이름을 모두 삭제할까요? 삭제한 기록은 되돌릴 수 없어요. 삭제하시려면 [{{confirm}}]을 눌러 주세요.',
+  /** Everything kept about the user was erased. */
+  forget_done: '요청하신 대로 대화 기록과 저장된 정보를 모두 삭제했어요. 언제든 다시 찾아 주세요.',
+  forget_cancelled: '알겠어요, 삭제하지 않을게요. 대화 기록은 그대로 남아 있어요.',
+  forget_confirm_label: '삭제할게요',
+  forget_cancel_label: '취소',
 } as const
 
 export type Messages = { [K in keyof typeof DEFAULT_MESSAGES]: string }

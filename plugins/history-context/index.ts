@@ -6,7 +6,8 @@ import type { ChatMessage } from '../../src/store/tasks.ts'
 
 /**
  * The current conversation's recent turns, newest kept first within a token budget (the oldest are dropped),
- * plus the user's long-term summary when the prompt does not already carry it through {{summary}}.
+ * plus the user's long-term summary when the prompt does not already carry it through {{summary}}. The summary
+ * counts against the same budget.
  */
 export default definePlugin({
   name: 'history-context',
@@ -17,10 +18,15 @@ export default definePlugin({
   }),
   setup(deps, options) {
     return async (turn, next) => {
+      // The summary is spent first: it stands for everything before these turns, and whether it reaches the
+      // model in the system prompt ({{summary}}) or as its own message it takes room in the same context.
+      const summary = turn.vars.summary ?? ''
+      const promptHasSummary = turn.prompt?.version.systemPrompt.includes('{{summary}}') ?? false
+      const summaryLine = summary && !promptHasSummary ? `이전 대화 요약: ${summary}` : ''
+      let budget = options.max_tokens - (summary ? estimateTokens(summaryLine || summary) : 0)
       const recent =
         options.max_turns > 0 ? await recentMessages(deps.db, turn.conversation.id, options.max_turns) : []
       const kept: ChatMessage[] = []
-      let budget = options.max_tokens
       for (let i = recent.length - 1; i >= 0; i--) {
         const m = recent[i]!
         const cost = estimateTokens(m.content)
@@ -28,10 +34,7 @@ export default definePlugin({
         budget -= cost
         kept.unshift({ role: m.role, content: m.content })
       }
-      const summary = turn.vars.summary
-      const promptHasSummary = turn.prompt?.version.systemPrompt.includes('{{summary}}') ?? false
-      if (summary && !promptHasSummary)
-        kept.unshift({ role: 'system', content: `이전 대화 요약: ${summary}` })
+      if (summaryLine) kept.unshift({ role: 'system', content: summaryLine })
       turn.history = kept
       await next()
     }

@@ -1,6 +1,7 @@
 import * as v from 'valibot'
 import { bool, databaseUrl, int, LOG_LEVELS, optStr, str } from './fields.ts'
 import { kakaoSection } from './sections/kakao.ts'
+import { memorySection } from './sections/memory.ts'
 import { messagesSection } from './sections/messages.ts'
 import { openaiSection } from './sections/openai.ts'
 import { pipelineSection, pluginsSection } from './sections/pipeline.ts'
@@ -20,6 +21,7 @@ export const ConfigSchema = v.strictObject({
   kakao: kakaoSection,
   worker: workerSection,
   retention: retentionSection,
+  memory: memorySection,
   pipeline: pipelineSection,
   plugins: pluginsSection,
   messages: messagesSection,

@@ -4,6 +4,7 @@
  */
 export const BUILTIN_PLUGINS = [
   'late-answer',
+  'forget-me',
   'name-command',
   'prompt-resolver',
   'history-context',

@@ -14,6 +14,10 @@ export type EventType =
   | 'callback_rejected'
   | 'callback_refused'
   | 'late_answer_served'
+  | 'summary_updated'
+  | 'forget_requested'
+  | 'forget_cancelled'
+  | 'user_forgotten'
 
 export async function logEvent(
   db: Db,

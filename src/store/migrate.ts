@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto'
 import { readdirSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { AppError } from '../errors.ts'
+import { DEFAULT_SUMMARY_PROMPT, SUMMARY_PROMPT_NAME } from '../memory/summary-prompt.ts'
 import type { Db, Dialect } from './db.ts'
+import { seedPrompt } from './memory.ts'
 import { seedDefaultPrompt } from './prompts.ts'
 
 export const MIGRATIONS_DIR = join(import.meta.dir, '..', '..', 'migrations')
@@ -175,6 +177,11 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResu
   await db.tx(async (tx) => {
     await lock(tx)
     await seedDefaultPrompt(tx)
+    await seedPrompt(tx, {
+      name: SUMMARY_PROMPT_NAME,
+      systemPrompt: DEFAULT_SUMMARY_PROMPT,
+      description: '장기 기억: 대화 요약 프롬프트',
+    })
   })
   return { applied, alreadyApplied }
 }

@@ -12,6 +12,8 @@ export interface AppUser {
   nameState: NameState
   /** While awaiting a name: until when; afterwards the state counts as 'none'. */
   nameStateUntil: Date | null
+  /** Until when a "대화 기록 삭제" waits for its confirmation (forget-me); null when none is pending. */
+  forgetUntil?: Date | null
   createdAt: Date
   updatedAt: Date
 }
@@ -26,6 +28,7 @@ export const toUser = (r: Row): AppUser => ({
   name: (r.name as string | null) ?? null,
   nameState: r.name_state as NameState,
   nameStateUntil: toDateOrNull(r.name_state_until),
+  forgetUntil: toDateOrNull(r.forget_until),
   createdAt: toDate(r.created_at),
   updatedAt: toDate(r.updated_at),
 })

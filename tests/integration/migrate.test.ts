@@ -55,13 +55,17 @@ for (const dialect of await testDialects()) {
       const t = await createTestDb(dialect as Dialect, `mig-${dialect}`, { migrate: false })
       opened.push(t)
       const first = await migrate(t.store.db)
-      expect(first.applied.map((m) => m.id)).toEqual([1])
+      const ids = readMigrations(dialect as Dialect).map((m) => m.id)
+      expect(first.applied.map((m) => m.id)).toEqual(ids)
       expect((await tables(t)).sort()).toEqual([...TABLES, 'kbot_migration'].sort())
       const second = await migrate(t.store.db)
-      expect(second).toEqual({ applied: [], alreadyApplied: 1 })
-      const prompts = await t.store.db.query('select id from prompttemplate')
-      expect(prompts.length).toBe(1)
-      expect((await migrationStatus(t.store.db)).map((s) => s.state)).toEqual(['applied'])
+      expect(second).toEqual({ applied: [], alreadyApplied: ids.length })
+      // One version of each seeded prompt: the default and the long-term memory's summary prompt.
+      const prompts = await t.store.db.query<{ name: string }>(
+        'select name from prompttemplate order by name',
+      )
+      expect(prompts.map((p) => p.name)).toEqual(['default', 'summary'])
+      expect((await migrationStatus(t.store.db)).map((s) => s.state)).toEqual(ids.map(() => 'applied'))
     })
 
     test('both dialects have the same columns', async () => {
@@ -84,8 +88,10 @@ for (const dialect of await testDialects()) {
     test('a gap in the numbering is refused before anything runs', async () => {
       const dir = mkdtempSync(join(tmpdir(), 'kbot-gap-'))
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
-      writeFileSync(join(dir, dialect, '0003_later.sql'), 'select 1;')
-      expect(() => readMigrations(dialect as Dialect, dir)).toThrow('gap or duplicate at 0003_later.sql')
+      // One number past the next free one, whatever the current last migration is.
+      const gap = String(readMigrations(dialect as Dialect).length + 2).padStart(4, '0')
+      writeFileSync(join(dir, dialect, `${gap}_later.sql`), 'select 1;')
+      expect(() => readMigrations(dialect as Dialect, dir)).toThrow(`gap or duplicate at ${gap}_later.sql`)
     })
   })
 }
@@ -109,11 +115,12 @@ describe('kbot migrate as processes', async () => {
       const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).json()))
       expect(codes).toEqual([0, 0])
       const appliedCounts = outputs.map((o) => (o as { applied: unknown[] }).applied.length).sort()
-      expect(appliedCounts).toEqual([0, 1])
+      const all = readMigrations('postgres').length
+      expect(appliedCounts).toEqual([0, all])
       const ledger = await t.store.db.query('select id from kbot_migration')
-      expect(ledger.length).toBe(1)
+      expect(ledger.length).toBe(all)
       const prompts = await t.store.db.query('select id from prompttemplate')
-      expect(prompts.length).toBe(1)
+      expect(prompts.length).toBe(2) // default + summary, each seeded once
 
       const status = Bun.spawnSync(['bun', 'cli/index.ts', 'migrate', '--status'], {
         cwd: ROOT,
