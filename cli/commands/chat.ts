@@ -75,6 +75,12 @@ export function chatCommand(): Command {
         receiver?.close()
         await server?.stop('kbot chat ended')
       }
+      // The worker pool's shutdown grace is a plain sleep that keeps the event loop alive for shutdown_grace_ms
+      // (10 s) after a clean stop; `kbot serve` exits explicitly too. Flush stdout first: it may be a pipe.
+      if (server) {
+        await new Promise<void>((resolve) => process.stdout.write('', () => resolve()))
+        process.exit(0)
+      }
     })
 }
 
