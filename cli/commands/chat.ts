@@ -101,6 +101,18 @@ async function converse(session: ReturnType<typeof createChatSession>, json: boo
     else process.stdout.write(PROMPT)
   }
   rl.setPrompt(PROMPT)
+  // Ctrl-C (or a signal) ends the chat at once, even while an answer is awaited; the caller then cleans up.
+  let interrupt = () => {}
+  const interrupted = new Promise<null>((resolve) => {
+    interrupt = () => resolve(null)
+  })
+  const onSignal = () => {
+    interrupt()
+    rl.close()
+  }
+  rl.on('SIGINT', onSignal)
+  process.once('SIGINT', onSignal)
+  process.once('SIGTERM', onSignal)
   prompt()
   let quit = false
   try {
@@ -112,10 +124,16 @@ async function converse(session: ReturnType<typeof createChatSession>, json: boo
         quit = true
         break
       }
-      if (line !== '') show(await session.say(line))
+      if (line !== '') {
+        const reply = await Promise.race([session.say(line), interrupted])
+        if (reply === null) break
+        show(reply)
+      }
       prompt()
     }
   } finally {
+    process.off('SIGINT', onSignal)
+    process.off('SIGTERM', onSignal)
     rl.close()
   }
   // At end of input the prompt is left open on its line.

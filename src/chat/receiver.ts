@@ -27,6 +27,7 @@ interface Slot {
 
 export function startCallbackReceiver(): CallbackReceiver {
   const slots = new Map<string, Slot>()
+  const waiting = new Set<Slot>()
   const tokenOf = (url: string) => url.slice(url.lastIndexOf('/') + 1)
   const answer = (status: 'SUCCESS' | 'FAIL', message: string) =>
     Response.json({ taskId: randomUUID(), status, message, timestamp: Math.floor(Date.now() / 1000) })
@@ -70,12 +71,13 @@ export function startCallbackReceiver(): CallbackReceiver {
       if (!slot) return Promise.resolve(null)
       if (slot.settled) return Promise.resolve(slot.body)
       return new Promise((resolve) => {
-        const timer = setTimeout(() => {
+        const timer = setTimeout(() => slot.resolve?.(null), timeoutMs)
+        waiting.add(slot)
+        slot.resolve = (body) => {
           // Kakao's URL expires too: a late POST must be refused, not shown after the next question.
           slot.used = true
-          resolve(null)
-        }, timeoutMs)
-        slot.resolve = (body) => {
+          slot.resolve = null
+          waiting.delete(slot)
           clearTimeout(timer)
           resolve(body)
         }
@@ -85,6 +87,9 @@ export function startCallbackReceiver(): CallbackReceiver {
       const slot = slots.get(tokenOf(url))
       if (slot) slot.used = true
     },
-    close: () => server.stop(true),
+    close() {
+      for (const slot of [...waiting]) slot.resolve?.(null)
+      server.stop(true)
+    },
   }
 }

@@ -155,6 +155,26 @@ for (const dialect of await testDialects()) {
       expect(proxy.seen.at(-1)!.body.action.clientExtra).toEqual({})
     })
 
+    test('a callback that misses the wait is reported, and the late POST is refused like an expired Kakao URL', async () => {
+      const identity = { botId: 'bot-1', userId: 'session-late' }
+      const session = createChatSession({
+        baseUrl: server.url,
+        identity,
+        receiver,
+        secret: 's3cret',
+        callbackTimeoutMs: 200,
+      })
+      await session.say('/이름 늦음')
+      ai.script({ delayMs: 1500, content: '늦은 답변' })
+      const reply = await session.say('늦을 질문')
+      expect(reply).toMatchObject({ via: 'timeout', texts: [], waiting: 'AI가 답변을 생성하고 있어요!' })
+      const task = await waitFor(
+        async () => (await tasksOf('session-late')).find((t) => t.callback_status === 'rejected'),
+        { what: 'the late callback to be refused' },
+      )
+      expect(task.ai_response).toBe('늦은 답변')
+    })
+
     test('a wrong secret is a clear error that names the fix', async () => {
       const session = createChatSession({
         baseUrl: server.url,

@@ -6,6 +6,7 @@ import type { Dialect } from '../../src/store/db.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { type ServeProcess, startServe } from '../helpers/proc.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
 type Row = Record<string, any>
@@ -45,11 +46,16 @@ for (const dialect of await testDialects()) {
       ai = startFakeOpenAI()
       ai.setDefault((req) => {
         const last = req.body.messages.at(-1)?.content ?? ''
+        if (last.includes('멈춤')) return { hang: true }
         return { content: last.includes('길게') ? LONG : `답변: ${last}` }
       })
       dir = mkdtempSync(join(tmpdir(), 'kbot-chat-'))
       // No settle wait before the callback: the local receiver does not race the ack as Kakao's does.
-      writeFileSync(join(dir, 'config.toml'), '[kakao]\ncallback_settle_ms = 0\n')
+      // A short shutdown grace: the Ctrl-C test stops a kbot whose model call hangs.
+      writeFileSync(
+        join(dir, 'config.toml'),
+        '[kakao]\ncallback_settle_ms = 0\n[worker]\nshutdown_grace_ms = 300\n',
+      )
       env = {
         DATABASE_URL: db.url,
         OPENAI_BASE_URL: ai.url,
@@ -164,6 +170,31 @@ for (const dialect of await testDialects()) {
       expect(r.out).toContain('나> 원격 질문\n봇> 답변: 원격 질문\n')
       const remote = await tasks('chat-remote')
       expect(remote.map((t) => [t.status, t.callback_status])).toEqual([['completed', 'inline']])
+    })
+
+    test('Ctrl-C while an answer is awaited ends the chat at once, cleanly', async () => {
+      const proc = Bun.spawn(['bun', join(ROOT, 'cli/index.ts'), 'chat', '--user', 'chat-sigint'], {
+        cwd: ROOT,
+        env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
+        stdin: 'pipe',
+        stdout: 'pipe',
+        stderr: 'pipe',
+      })
+      let out = ''
+      const reading = (async () => {
+        const decoder = new TextDecoder()
+        for await (const chunk of proc.stdout) out += decoder.decode(chunk, { stream: true })
+      })()
+      proc.stdin.write('/이름 인터\n멈춤\n')
+      await proc.stdin.flush()
+      await waitFor(() => out.includes('나> 멈춤\n(AI가 답변을 생성하고 있어요!)'), {
+        timeoutMs: 20_000,
+        what: 'the waiting text',
+      })
+      proc.kill('SIGINT')
+      expect(await proc.exited).toBe(0)
+      await reading
+      expect(out.trimEnd().endsWith('(AI가 답변을 생성하고 있어요!)')).toBe(true)
     })
 
     test('a server that cannot be reached is a one-line reason and exit 1', async () => {
