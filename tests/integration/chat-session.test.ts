@@ -133,6 +133,8 @@ for (const dialect of await testDialects()) {
       const session = createChatSession({ baseUrl: proxy.url, identity, receiver: null, secret: 's3cret' })
       await session.welcome()
       await session.say('/이름 확인')
+      // A model slower than the (zero) inline wait: the reply must be the 답변 확인 offer, never the answer.
+      ai.script({ delayMs: 300, content: '답변: 기다릴 질문' })
       const pending = await session.say('기다릴 질문')
       expect(pending.via).toBe('inline')
       expect(pending.texts[0]).toContain('답변을 준비하고 있어요')
