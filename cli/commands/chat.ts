@@ -5,6 +5,7 @@ import { defaultChatUserId } from '../../src/chat/payload.ts'
 import { type CallbackReceiver, startCallbackReceiver } from '../../src/chat/receiver.ts'
 import { type ChatReply, formatReply, replyJson } from '../../src/chat/render.ts'
 import { createChatSession } from '../../src/chat/session.ts'
+import { AppError } from '../../src/errors.ts'
 import type { RunningServer } from '../../src/server.ts'
 import { configFrom, type GlobalOptions } from '../shared.ts'
 
@@ -31,6 +32,7 @@ export function chatCommand(): Command {
     .option('--json', 'one JSON line per bot reply, for scripts')
     .option('--log-level <level>', 'log level of the kbot started in this process (default warn)')
     .action(async (opts: ChatOptions, cmd: Command) => {
+      checkOptions(opts)
       const config = configFrom(cmd)
       const info = (line: string) => process.stderr.write(`${line}\n`)
       const receiver: CallbackReceiver | null = opts.callback ? startCallbackReceiver() : null
@@ -82,6 +84,26 @@ export function chatCommand(): Command {
         process.exit(0)
       }
     })
+}
+
+const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']
+
+/** Bad options are refused before anything starts. */
+function checkOptions(opts: ChatOptions): void {
+  if (opts.url !== undefined && !/^https?:\/\/[^/\s]+\/?$/i.test(opts.url))
+    throw new AppError('BAD_REQUEST', `--url must be http(s)://host[:port], got "${opts.url}"`)
+  for (const [flag, value] of [
+    ['--user', opts.user],
+    ['--bot', opts.bot],
+  ] as const) {
+    if (value !== undefined && (value.trim() === '' || value.length > 200))
+      throw new AppError('BAD_REQUEST', `${flag} must be 1 to 200 characters`)
+  }
+  if (opts.logLevel !== undefined && !LOG_LEVELS.includes(opts.logLevel))
+    throw new AppError(
+      'BAD_REQUEST',
+      `--log-level must be one of ${LOG_LEVELS.join('|')}, got "${opts.logLevel}"`,
+    )
 }
 
 const dim = (text: string) => (process.stdout.isTTY ? `\x1b[2m${text}\x1b[0m` : text)

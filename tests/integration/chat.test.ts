@@ -197,7 +197,17 @@ for (const dialect of await testDialects()) {
       expect(out.trimEnd().endsWith('(AI가 답변을 생성하고 있어요!)')).toBe(true)
     })
 
-    test('a server that cannot be reached is a one-line reason and exit 1', async () => {
+    test('bad options and a server that cannot be reached are a one-line reason and exit 1', async () => {
+      for (const [args, reason] of [
+        [['--url', 'localhost:8000'], '--url must be http(s)://host[:port], got "localhost:8000"'],
+        [['--user', ' '], '--user must be 1 to 200 characters'],
+        [['--log-level', 'loud'], '--log-level must be one of fatal|error|warn|info|debug|trace|silent'],
+      ] as const) {
+        const bad = await chat(env, [...args], 'x\n')
+        expect(bad.code).toBe(1)
+        expect(bad.out).toBe('')
+        expect(bad.err.trim()).toStartWith(`kbot: BAD_REQUEST: ${reason}`)
+      }
       const r = await chat(env, ['--url', 'http://127.0.0.1:1'], 'x\n')
       expect(r.code).toBe(1)
       expect(r.err.trim().split('\n').at(-1)).toMatch(/^kbot: .*cannot reach kbot at http:\/\/127\.0\.0\.1:1/)
