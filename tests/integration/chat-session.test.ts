@@ -68,12 +68,13 @@ for (const dialect of await testDialects()) {
       proxy = startRecordingProxy(server.url)
     })
     afterAll(async () => {
-      proxy.close()
-      await server.stop()
-      receiver.close()
-      ai.close()
-      await db.drop()
-      rmSync(dir, { recursive: true, force: true })
+      // Optional chaining: a beforeAll that failed half-way must still let the rest be cleaned up.
+      proxy?.close()
+      await server?.stop()
+      receiver?.close()
+      ai?.close()
+      await db?.drop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
     const tasksOf = (kakaoUserId: string) =>

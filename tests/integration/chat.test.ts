@@ -68,9 +68,10 @@ for (const dialect of await testDialects()) {
         serve.kill('SIGTERM')
         await serve.exited
       }
-      ai.close()
-      await db.drop()
-      rmSync(dir, { recursive: true, force: true })
+      // Optional chaining: a beforeAll that failed half-way must still let the rest be cleaned up.
+      ai?.close()
+      await db?.drop()
+      if (dir) rmSync(dir, { recursive: true, force: true })
     })
 
     const user = (kakaoUserId: string) =>
