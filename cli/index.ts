@@ -1,6 +1,7 @@
 #!/usr/bin/env bun
 import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
+import { chatCommand } from './commands/chat.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
@@ -17,6 +18,7 @@ const program = new Command('kbot')
   .addCommand(migrateCommand())
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
+  .addCommand(chatCommand())
 
 try {
   await program.parseAsync()
