@@ -45,7 +45,7 @@ export async function createKbot(config: Config, options: KbotOptions) {
   options.logSink?.attach(store.db)
   // Complete: the config schema fills every message the operator did not override.
   const messages = config.messages
-  const ai = options.ai ?? createAiClient(config)
+  const ai = options.ai ?? createAiClient(config, log)
   const delivery = createDelivery({ db: store.db, config, log, messages })
   const pool = createWorkerPool({ db: store.db, notifier: store.notifier, config, log, ai, delivery })
   const guard = createDeliveryGuard({ db: store.db, config, log, delivery })

@@ -218,8 +218,9 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
           })
           await tx.query(
             `insert into promptlog (msg_id, task_id, prompt_id, prompt_name, prompt_version, model, temperature,
-               max_tokens, messages, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_usd)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+               max_tokens, messages, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_usd,
+               cached_tokens)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
             [
               messageId,
               task.id,
@@ -235,6 +236,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
               result.totalTokens,
               result.latencyMs,
               result.costUsd,
+              result.cachedTokens,
             ],
           )
           await touchConversation(tx, task.convId)
