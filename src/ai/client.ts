@@ -1,8 +1,8 @@
 import OpenAI from 'openai'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
-import type { ChatMessage, TaskInput } from '../store/tasks.ts'
 import type { Logger } from '../logger.ts'
+import type { ChatMessage, TaskInput } from '../store/tasks.ts'
 import { createCostCalculator } from './cost.ts'
 
 export interface AiResult {

@@ -3,6 +3,7 @@ import type { Config } from '../config.ts'
 import type { SkillPayload } from '../kakao/payload.ts'
 import type { SkillResponse } from '../kakao/response.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
@@ -76,6 +77,8 @@ export interface PluginDeps {
   prompts: PromptCache
   queue: TaskQueue
   now(): Date
+  /** `metrics.rateLimited()`, `metrics.crisisFlagged()` for plugins that answer without the model. */
+  metrics?: Metrics
 }
 
 /**

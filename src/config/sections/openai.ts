@@ -8,7 +8,9 @@ const priceSchema = v.union(
   [
     v.pipe(
       v.strictObject({ input: usd, cached_input: v.optional(usd), output: usd }),
-      v.transform((p): Price => ({ input: p.input, cached_input: p.cached_input ?? p.input, output: p.output })),
+      v.transform(
+        (p): Price => ({ input: p.input, cached_input: p.cached_input ?? p.input, output: p.output }),
+      ),
     ),
     v.pipe(
       v.tuple([usd, usd]),
