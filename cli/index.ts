@@ -4,6 +4,7 @@ import { VERSION } from '../src/version.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
+import { usageCommand } from './commands/usage.ts'
 import { fail } from './shared.ts'
 
 const program = new Command('kbot')
@@ -15,6 +16,7 @@ const program = new Command('kbot')
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
   .addCommand(tasksCommand())
+  .addCommand(usageCommand())
 
 try {
   await program.parseAsync()

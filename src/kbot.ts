@@ -3,6 +3,7 @@ import type { Config } from './config.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
+import { usageRoutes } from './http/usage-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
@@ -85,7 +86,11 @@ export async function createKbot(config: Config, options: KbotOptions) {
     callbackRules: parseHostRules(config.kakao.callback_allowed_hosts),
     trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
   })
-  const routes = [kakaoRoutes({ config, db: store.db, turns, metrics }), metricsRoutes({ config, metrics })]
+  const routes = [
+    kakaoRoutes({ config, db: store.db, turns, metrics }),
+    metricsRoutes({ config, metrics }),
+    usageRoutes({ config, db: store.db }),
+  ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.
     const { debugRoutes } = await import('./http/debug-routes.ts')
