@@ -40,7 +40,7 @@ for (const dialect of await testDialects()) {
   describe(`usage and cost (${dialect})`, () => {
     let t: TestDb
     let dir: string
-    const users: Record<string, string> = {}
+    const users = { a: '', b: '' }
     const config = () => loadConfig({ cwd: dir, env: { ADMIN_TOKEN: TOKEN, DATABASE_URL: t.url } })
 
     beforeAll(async () => {
