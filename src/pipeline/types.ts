@@ -49,7 +49,8 @@ export interface Turn {
   /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */
   vars: Record<string, string>
   reply: SkillResponse | null
-  readonly log: Logger
+  /** The request's logger; while a plugin runs it also carries `plugin` (set by the pipeline, not by plugins). */
+  log: Logger
 }
 
 export type Next = () => Promise<void>
