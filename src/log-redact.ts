@@ -18,6 +18,9 @@ const PATTERNS: [RegExp, string][] = [
   [/(postgres(?:ql)?:\/\/[^:/\s@]+:)[^@\s]+@/gi, `$1${REDACTED}@`],
 ]
 
+/** A cheap test for the anchors every pattern needs. */
+const MAYBE = /callback\/|=|sk-|bearer|basic|:\/\//i
+
 /** Fields that hold what a user wrote or was answered; shown only at debug level. */
 export const USER_TEXT_KEYS = new Set([
   'utterance',
@@ -41,8 +44,11 @@ export function createScrubber(secrets: readonly (string | undefined)[] = []): S
   // Very short values would mask ordinary words; real secrets are long.
   const exact = secrets.filter((s): s is string => typeof s === 'string' && s.length >= 6)
   const text = (value: string): string => {
+    if (value.length < 6) return value
     let out = value
     for (const secret of exact) if (out.includes(secret)) out = out.split(secret).join(REDACTED)
+    // Most strings (messages, ids) hold none of the patterns' anchors: skip the regular expressions for them.
+    if (!MAYBE.test(out)) return out
     for (const [re, replacement] of PATTERNS) out = out.replace(re, replacement)
     return out
   }
