@@ -5,6 +5,7 @@ import { chatCommand } from './commands/chat.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
+import { usageCommand } from './commands/usage.ts'
 import { usersCommand } from './commands/users.ts'
 import { fail } from './shared.ts'
 
@@ -19,6 +20,7 @@ const program = new Command('kbot')
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
   .addCommand(chatCommand())
+  .addCommand(usageCommand())
 
 try {
   await program.parseAsync()
