@@ -3,62 +3,43 @@
  * characters per bubble and 3 bubbles per response. What does not fit is kept for "자세히".
  */
 
-const URL_RE = /https?:\/\/[^\s<>()[\]{}"'`]+[^\s<>()[\]{}"'`.,!?;:。、]/g
+import { stripMarkdown } from './markdown.ts'
 
-/** Removes markdown syntax while keeping every URL intact. */
-export function stripMarkdown(input: string): string {
-  const urls: string[] = []
-  const keep = (url: string) => `\u0000${urls.push(url) - 1}\u0000`
-  let text = input.replace(/\r\n?/g, '\n')
+export { stripMarkdown }
 
-  // Fenced and inline code: kept verbatim, set aside like URLs (`# x`, `- x`, `__init__` are code, not markdown).
-  text = text.replace(/^```[^\n]*\n([\s\S]*?)^```[ \t]*$/gm, (_, code: string) =>
-    keep(code.replace(/\n$/, '')),
-  )
-  text = text.replace(/`([^`\n]+)`/g, (_, code: string) => keep(code))
-  // Images and links: "text (url)"; a link whose text is its URL becomes the URL.
-  text = text.replace(
-    /!\[([^\]]*)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g,
-    (_, alt: string, url: string) => (alt ? `${alt} (${keep(url)})` : keep(url)),
-  )
-  text = text.replace(
-    /\[([^\]]+)\]\(\s*<?([^)\s>]+)>?(?:\s+"[^"]*")?\s*\)/g,
-    (_, label: string, url: string) => (label === url ? keep(url) : `${label} (${keep(url)})`),
-  )
-  text = text.replace(/<(https?:\/\/[^>\s]+)>/g, (_, url: string) => keep(url))
-  text = text.replace(URL_RE, (url) => keep(url))
-
-  text = text.replace(/<br\s*\/?>/gi, '\n')
-  text = text.replace(/^[ \t]*#{1,6}[ \t]+(.*?)[ \t]*#*[ \t]*$/gm, '$1')
-  text = text.replace(/^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$/gm, '')
-  text = text.replace(/^[ \t]*>[ \t]?/gm, '')
-  // Tables: drop the separator row, join cells with " · ".
-  text = text.replace(/^[ \t]*\|?[ \t]*:?-{2,}:?[ \t]*(?:\|[ \t]*:?-{2,}:?[ \t]*)+\|?[ \t]*\n?/gm, '')
-  text = text.replace(/^[ \t]*\|(.+)\|[ \t]*$/gm, (_, row: string) =>
-    row
-      .split('|')
-      .map((c) => c.trim())
-      .filter((c) => c.length > 0)
-      .join(' · '),
-  )
-  text = text.replace(/^([ \t]*)[-*+][ \t]+(?=\S)/gm, '$1• ')
-  // Emphasis: only where the markers hug words, so snake_case and arithmetic survive.
-  text = text.replace(/(\*\*|__)(?=\S)([\s\S]*?\S)\1/g, '$2')
-  text = text.replace(/~~(?=\S)([\s\S]*?\S)~~/g, '$1')
-  text = text.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, '$1$2')
-  text = text.replace(/(^|[^\w])_(?=\S)([^_\n]*?\S)_(?!\w)/g, '$1$2')
-
-  text = text
-    .replace(/[ \t]+$/gm, '')
-    .replace(/\n{3,}/g, '\n\n')
-    .trim()
-  // biome-ignore lint/suspicious/noControlCharactersInRegex: \u0000 marks kept URLs and code, and cannot occur in input text
-  return text.replace(/\u0000(\d+)\u0000/g, (_, i: string) => urls[Number(i)]!)
-}
+const SENTENCE_MARK = new Set([...'.!?。！？…'])
+const CLOSER = new Set([...'"\'”’)]」』'])
+const SPACE = /\s/
 
 /** Sentence-sized pieces, each with its trailing whitespace; a piece ends at . ! ? … (before a space) or a newline. */
 function sentences(text: string): string[] {
-  return text.match(/[\s\S]+?(?:[.!?。！？…]+["'”’)\]」』]*(?=\s|$)|\n|$)\s*/g) ?? []
+  const pieces: string[] = []
+  const n = text.length
+  let start = 0
+  while (start < n) {
+    // A piece holds at least one character; then it ends at a newline, at the end, or after a run of sentence
+    // marks (and closing quotes or brackets) that is followed by whitespace or the end.
+    let end = start + 1
+    while (end < n) {
+      if (text[end] === '\n') {
+        end++
+        break
+      }
+      if (!SENTENCE_MARK.has(text[end]!)) {
+        end++
+        continue
+      }
+      let after = end
+      while (after < n && SENTENCE_MARK.has(text[after]!)) after++
+      while (after < n && CLOSER.has(text[after]!)) after++
+      end = after
+      if (after === n || SPACE.test(text[after]!)) break
+    }
+    while (end < n && SPACE.test(text[end]!)) end++
+    pieces.push(text.slice(start, end))
+    start = end
+  }
+  return pieces
 }
 
 /** Cuts an over-long piece at the last whitespace before `max` (or hard at `max` when there is none). */
