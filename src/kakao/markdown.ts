@@ -134,6 +134,41 @@ function emphasis(text: string, marker: string): string {
   return out + text.slice(copied)
 }
 
+const WORD = /\w/
+const isWord = (c: string | undefined) => c !== undefined && WORD.test(c)
+
+/**
+ * `*x*` and `_x_` → x, as the pattern `(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)` would (with "_" for "*"), by a
+ * scan: the opener follows a non-word character (or starts the text), the closer follows a non-space and
+ * precedes a non-word character, and the text between holds no marker and no newline. Each stretch between two
+ * markers is read once, by the opener on its left.
+ */
+function singleEmphasis(text: string, marker: '*' | '_'): string {
+  const n = text.length
+  let out = ''
+  let copied = 0
+  const closesAt = (q: number) => text[q] === marker && !isSpace(text[q - 1]) && !isWord(text[q + 1])
+  for (let p = 0; p < n; p++) {
+    if (text[p] !== marker || p + 1 >= n || isSpace(text[p + 1])) continue
+    if (p > 0 && (p - 1 < copied || isWord(text[p - 1]) || text[p - 1] === marker)) continue
+    let first = p + 1
+    while (first < n && text[first] !== marker && text[first] !== '\n') first++
+    // The closer is the first marker after p, or (when that marker is itself the last character of the text
+    // between, "*a**") the one right after it.
+    const close =
+      first > p + 1 && closesAt(first)
+        ? first
+        : text[first] === marker && closesAt(first + 1)
+          ? first + 1
+          : -1
+    if (close < 0) continue
+    out += text.slice(copied, p) + text.slice(p + 1, close)
+    copied = close + 1
+    p = close
+  }
+  return out + text.slice(copied)
+}
+
 const HEADING = /^[ \t]*#{1,6}[ \t]+/
 const RULE = /^[ \t]*(?:-{3,}|\*{3,}|_{3,})[ \t]*$/
 const SEPARATOR_CELL = /^:?-{2,}:?$/
@@ -195,11 +230,10 @@ export function stripMarkdown(input: string): string {
       .filter((c) => c.length > 0)
       .join(' · ')
   })
-  text = text.replace(/^([ \t]*)[-*+][ \t]+(?=\S)/gm, '$1• ')
+  text = eachLine(text, (line) => line.replace(/^([ \t]*)[-*+][ \t]+(\S)/, '$1• $2'))
   // Emphasis: only where the markers hug words, so snake_case and arithmetic survive.
   text = emphasis(emphasis(emphasis(text, '**'), '__'), '~~')
-  text = text.replace(/(^|[^\w*])\*(?=\S)([^*\n]*?\S)\*(?!\w)/g, '$1$2')
-  text = text.replace(/(^|[^\w])_(?=\S)([^_\n]*?\S)_(?!\w)/g, '$1$2')
+  text = singleEmphasis(singleEmphasis(text, '*'), '_')
 
   text = eachLine(text, trimBlankEnd)
     .replace(/\n{3,}/g, '\n\n')

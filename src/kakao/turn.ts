@@ -12,7 +12,7 @@ import { findDuplicate } from '../store/tasks.ts'
 import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { type HostRule, isCallbackAllowed } from '../worker/callback.ts'
 import { replyForTask } from './inline.ts'
-import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload } from './payload.ts'
+import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload, withoutBang } from './payload.ts'
 import { type SkillResponse, textResponse } from './response.ts'
 
 export interface TurnDeps {
@@ -54,7 +54,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   const { config, db, messages } = deps
   // /welcome asks for a name only when name-command is there to take the answer, for as long as it waits.
   const nameOptions = deps.pipeline.optionsOf('name-command') as { await_minutes: number } | undefined
-  const allowedBots = new Set(config.kakao.bot_ids.map((id) => id.replace(/!+$/, '')))
+  const allowedBots = new Set(config.kakao.bot_ids.map(withoutBang))
 
   function accept(req: KakaoRequest): Accepted {
     const secret = config.kakao.skill_secret

@@ -40,7 +40,7 @@ function analyse(text: string, awaiting: boolean): Analysis {
   const t = normalise(text)
   if (t === '') return none()
   // A command is taken literally: "/이름 홍길동" sets exactly 홍길동, without reading particles off it.
-  const command = /^\/(?:이름|name)(?:\s+(.*))?$/i.exec(t)
+  const command = /^\/(?:이름|name)(?: (.*))?$/i.exec(t)
   if (command) {
     const name = command[1]?.trim() ?? ''
     return { intent: name ? { kind: 'set', name } : { kind: 'ask' }, pattern: 'command', refused: null }

@@ -8,11 +8,14 @@ import { notANameBecause } from './not-names.ts'
 
 /** Verb endings after a command stem: 바꿔|줘, 바꾸|고싶어, 변경|해주세요, 바꿀|수있어. "하는 법" is not. */
 const TAIL = '[하해할줘주세요줄래고싶어은데게기자도돼될까되나수있가능려좀야지볼봐니다겠습시용께]*'
+const ASK_CHANGE = new RegExp(
+  `^(내|제|나|저|혹시|그럼|저기|음)?(이름|닉네임|호칭)(을|를)?(좀)?(다시)?(바꿔|바꾸|바꿀|변경|수정|고쳐|고치|다시정|새로정|재설정)${TAIL}$`,
+)
+const ASK_OTHER = new RegExp(`^(나|저)?다른이름(으로|을|를)?(불러|바꿔|바꾸|변경|해|할|하|쓸|써)?${TAIL}$`)
+const ONLY_TAIL = new RegExp(`^${TAIL}$`)
 export const ASK = [
-  new RegExp(
-    `^(내|제|나|저|혹시|그럼|저기|음)?(이름|닉네임|호칭)(을|를)?(좀)?(다시)?(바꿔|바꾸|바꿀|변경|수정|고쳐|고치|다시정|새로정|재설정)${TAIL}$`,
-  ),
-  new RegExp(`^(나|저)?다른이름(으로|을|를)?(불러|바꿔|바꾸|변경|해|할|하|쓸|써)?${TAIL}$`),
+  ASK_CHANGE,
+  ASK_OTHER,
   /^(내|제)?이름(을)?다시(알려|말해)(줄게|줄께|드릴게|드릴게요|줄게요)$/,
 ]
 /** While waiting: 취소, and the ways people decline (그만, 됐어, 괜찮아요, 나중에, 싫어). */
@@ -114,11 +117,16 @@ const EMPTY = new Set<string>()
 
 const TOPIC = '\\s*(?:은요|은|는)\\s*[,:]?\\s*|\\s*[,:]\\s*'
 
+const NAME_IS_MINE = new RegExp(
+  `(?:^|\\s)(${W}+?)(이|가)\\s+(?:내|제)\\s*이름(?:이야|이에요|이예요|입니다|임|이다)(${PUNCT}*)`,
+)
+const MY_NAME_IS = new RegExp(
+  `(?:^|\\s)(?:((?:내|제|나의|저의|본인의?)\\s*)이름(?:${TOPIC}|이\\s+|\\s+)|이름(?:${TOPIC}))`,
+)
+
 /** "내 이름은 민수야", "제 이름은 김철수입니다", "이름: Yeonwoo", and "민수가 제 이름이에요". */
 function myNameIs(t: string): Found | null {
-  const reverse = new RegExp(
-    `(?:^|\\s)(${W}+?)(이|가)\\s+(?:내|제)\\s*이름(?:이야|이에요|이예요|입니다|임|이다)(${PUNCT}*)`,
-  ).exec(t)
+  const reverse = NAME_IS_MINE.exec(t)
   if (reverse) {
     const [whole, cand, particle, punct] = reverse as unknown as [string, string, string, string]
     if (stemFits(cand, particle === '이' ? 'C' : 'V') && clauseStart(t.slice(0, reverse.index), EMPTY).ok) {
@@ -135,9 +143,7 @@ function myNameIs(t: string): Found | null {
     }
   }
   // Without 내/제, only "이름은 …" or "이름: …" opens an introduction: "이름 바꾸지 마" is not one.
-  const head = new RegExp(
-    `(?:^|\\s)(?:((?:내|제|나의|저의|본인의?)\\s*)이름(?:${TOPIC}|이\\s+|\\s+)|이름(?:${TOPIC}))`,
-  ).exec(t)
+  const head = MY_NAME_IS.exec(t)
   if (!head || (!head[1] && !clauseStart(t.slice(0, head.index), EMPTY).ok)) return null
   const from = head.index + head[0].length
   const c = takeName(t.slice(from), ['copula', 'quote'])
@@ -149,12 +155,20 @@ function myNameIs(t: string): Found | null {
 const POLITE_TAIL =
   '(?:\\s+(?:줘요?|주세요|주십시오|줄래요?|주라|주시겠어요|주실래요|주면\\s*돼요?|줘도\\s*돼|돼요?|될까요?|되나요?))?'
 
+const CALL_ME = new RegExp(
+  `(?:^|\\s)(${W}+?(?:라고|라구|로))\\s*(?:불러|부르세요|부르면|부르시면)${W}*${POLITE_TAIL}(${PUNCT}*)`,
+)
+const CHANGE_TO = new RegExp(
+  `(?:^|\\s)(?:(?:내|제|나의|저의)\\s*)?(?:이름|호칭|닉네임)(?:을|를)?\\s*(?:좀\\s*)?(${W}+?(?:으로|로))\\s*(?:바꿔|바꾸|바꿀|변경|수정|고쳐|해)([가-힣]*)${POLITE_TAIL}(${PUNCT}*)`,
+)
+const ENGLISH = new RegExp(
+  `(?:^|\\s)(my name is|my name's|call me)\\s+(\\p{Script=Latin}[\\p{Script=Latin}0-9·_-]*)(${PUNCT}*)`,
+  'iu',
+)
+
 /** "길동이라고 불러줘", "앞으로 민수로 불러 주세요", "날 Yeonwoo라고 불러". */
 function callMe(t: string): Found | null {
-  const re = new RegExp(
-    `(?:^|\\s)(${W}+?(?:라고|라구|로))\\s*(?:불러|부르세요|부르면|부르시면)${W}*${POLITE_TAIL}(${PUNCT}*)`,
-  )
-  const m = re.exec(t)
+  const m = CALL_ME.exec(t)
   if (!m) return null
   const pre = clauseStart(t.slice(0, m.index), CALL_PRE)
   const word = m[1]!.replace(/^(나를|저를)/, '')
@@ -166,11 +180,8 @@ function callMe(t: string): Found | null {
 
 /** "이름을 민수로 바꿔줘", "호칭 길동으로 변경해 주세요". */
 function changeTo(t: string): Found | null {
-  const re = new RegExp(
-    `(?:^|\\s)(?:(?:내|제|나의|저의)\\s*)?(?:이름|호칭|닉네임)(?:을|를)?\\s*(?:좀\\s*)?(${W}+?(?:으로|로))\\s*(?:바꿔|바꾸|바꿀|변경|수정|고쳐|해)([가-힣]*)${POLITE_TAIL}(${PUNCT}*)`,
-  )
-  const m = re.exec(t)
-  if (!m || !new RegExp(`^${TAIL}$`).test(m[2]!)) return null
+  const m = CHANGE_TO.exec(t)
+  if (!m || !ONLY_TAIL.test(m[2]!)) return null
   const pre = clauseStart(t.slice(0, m.index), EMPTY)
   const { name, ending } = splitName(m[1]!, ['dir'])
   if (!pre.ok || !ending) return null
@@ -178,9 +189,63 @@ function changeTo(t: string): Found | null {
   return { pattern: 'change-to', explicit: true, name, raw: name, question: m[3]!.includes('?'), rest }
 }
 
+const isWordChar = (c: string | undefined) => c !== undefined && !/\s/.test(c) && !',.!?…~;:'.includes(c)
+const isPunct = (c: string | undefined) => c !== undefined && ',.!?…~;'.includes(c)
+const isSpace = (c: string | undefined) => c !== undefined && /\s/.test(c)
+
+/**
+ * The first "X라고 V" (or "X라고V"), as the pattern `(?:^|\s)(W+?(?:라고|라구))\s*(W+)(PUNCT*)(?=\s|$)` would
+ * find it, but by a scan: that pattern retries the rest of a word after every 라고 inside it, which is quadratic
+ * in a word like "라고라고라고…". Here each word is read once: every 라고 inside a word shares the same verb
+ * (the rest of the word), so only the first and the last one need a look.
+ */
+function quotedThenVerb(t: string): { index: number; 0: string; 1: string; 2: string; 3: string } | null {
+  const n = t.length
+  /** Punctuation from `at`, then whitespace or the end: the index after the punctuation, or -1. */
+  const closes = (at: number) => {
+    let u = at
+    while (isPunct(t[u])) u++
+    return u === n || isSpace(t[u]) ? u : -1
+  }
+  const found = (s: number, cut: number, verbFrom: number, verbTo: number, u: number) => {
+    const index = s > 0 ? s - 1 : 0
+    return {
+      index,
+      0: t.slice(index, u),
+      1: t.slice(s, cut),
+      2: t.slice(verbFrom, verbTo),
+      3: t.slice(verbTo, u),
+    }
+  }
+  for (let s = 0; s < n; s++) {
+    if (!isWordChar(t[s]) || (s > 0 && !isSpace(t[s - 1]))) continue
+    let end = s
+    while (isWordChar(t[end])) end++
+    const endings: number[] = []
+    for (let p = s + 1; p + 2 <= end; p++)
+      if (t.startsWith('라고', p) || t.startsWith('라구', p)) endings.push(p + 2)
+    const first = endings[0]
+    if (first !== undefined && first < end) {
+      // The verb is glued to the word ("민수라고해요"): the same for every 라고 before the word's end.
+      const u = closes(end)
+      if (u >= 0) return found(s, first, first, end, u)
+    }
+    if (endings.at(-1) === end && isSpace(t[end])) {
+      let from = end
+      while (isSpace(t[from])) from++
+      let to = from
+      while (isWordChar(t[to])) to++
+      const u = to > from ? closes(to) : -1
+      if (u >= 0) return found(s, end, from, to, u)
+    }
+    s = end - 1
+  }
+  return null
+}
+
 /** "저는 철수라고 해요", "민수라고 합니다". Implicit: people also quote others this way. */
 function called(t: string): Found | null {
-  const m = new RegExp(`(?:^|\\s)(${W}+?(?:라고|라구))\\s*(${W}+)(${PUNCT}*)(?=\\s|$)`).exec(t)
+  const m = quotedThenVerb(t)
   if (!m || !SAY_VERB.test(m[2]!)) return null
   const pre = clauseStart(t.slice(0, m.index), SUBJECTS)
   const glued = /^(나는|저는|본인은)(?=.)/.exec(m[1]!)
@@ -212,10 +277,7 @@ function iAm(t: string): Found | null {
 
 /** "My name is John", "call me Mike". "I'm X" is left out: "I'm hungry" is as likely. */
 function english(t: string): Found | null {
-  const m = new RegExp(
-    `(?:^|\\s)(my name is|my name's|call me)\\s+(\\p{Script=Latin}[\\p{Script=Latin}0-9·_-]*)(${PUNCT}*)`,
-    'iu',
-  ).exec(t)
+  const m = ENGLISH.exec(t)
   if (!m) return null
   const pattern = m[1]!.toLowerCase() === 'call me' ? 'call-me' : 'my-name-is'
   const rest = [t.slice(0, m.index), t.slice(m.index + m[0].length)]
@@ -249,3 +311,15 @@ export function bare(t: string): Found | null {
 
 /** Most specific first: a message that fits several is read the way that states the name most plainly. */
 export const PATTERNS = [english, changeTo, myNameIs, callMe, called, iAm]
+
+/** The patterns built at load time from the constants above, for the ReDoS check (tests/unit/redos.test.ts). */
+export const BUILT_PATTERNS: Readonly<Record<string, RegExp>> = {
+  ASK_CHANGE,
+  ASK_OTHER,
+  ONLY_TAIL,
+  NAME_IS_MINE,
+  MY_NAME_IS,
+  CALL_ME,
+  CHANGE_TO,
+  ENGLISH,
+}
