@@ -23,7 +23,10 @@ export interface TurnDeps {
   pipeline: Pipeline
   queue: TaskQueue
   callbackRules: readonly HostRule[]
-  /** In DEBUG mode, this server's own /test-callback is a trusted callback target. */
+  /**
+   * In DEBUG mode, this server's own /test-callback is a trusted callback target: exactly
+   * `<prefix>/<token>`, never another route of this server ("/test-callback/../skill").
+   */
   trustedCallbackPrefix?: () => string | null
 }
 
@@ -114,7 +117,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     const url = payload.userRequest.callbackUrl
     if (!url) return { url: null, refused: false }
     const trusted = deps.trustedCallbackPrefix?.()
-    if (isCallbackAllowed(url, deps.callbackRules) || (trusted && url.startsWith(trusted)))
+    if (isCallbackAllowed(url, deps.callbackRules) || (trusted && isTestCallback(url, trusted)))
       return { url, refused: false }
     // Never requested. The turn continues without a callback (inline answer or "답변 확인").
     log.warn(
@@ -203,12 +206,19 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   }
 }
 
+/** The host of a refused callbackUrl, for the log and the event: bounded, whatever the payload held. */
 function safeHost(url: string): string {
   try {
-    return new URL(url).host
+    return new URL(url).host.slice(0, 255)
   } catch {
     return '(unparseable)'
   }
+}
+
+/** `<prefix>/<token>` exactly: one path segment of letters, digits and "-", nothing the URL parser rewrites. */
+function isTestCallback(url: string, prefix: string): boolean {
+  if (!url.startsWith(`${prefix}/`)) return false
+  return /^[\w-]{1,64}$/.test(url.slice(prefix.length + 1))
 }
 
 /** Constant-time comparison, so the secret cannot be guessed byte by byte from response times. */

@@ -49,7 +49,7 @@ describe('ReDoS: every regular expression under src/, plugins/ and cli/ is check
       '^(안녕(하세요|하십니까)?|하이|헬로|hi|hello|hey|반가워요?|반가워용|반갑습니다|만나서반가워요?|만나서반갑습니다|처음뵙겠습니다|(앞으로)?잘부탁(해|해요|드려요|드립니다|합니다)|음+|아+|어+|네|넵|응|예|그래|저기요?|참|아참|그리고|그럼|그냥|참고로)+$'
     const diagnostics = checkSync(old, 'i', PARAMS)
     expect(diagnostics.status).toBe('vulnerable')
-  })
+  }, 120_000)
 
   test('every `new RegExp(…)` is exported for the check', () => {
     const unlisted = scanned
