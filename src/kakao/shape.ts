@@ -49,7 +49,10 @@ function cut(piece: string, max: number): string[] {
   while (rest.length > max) {
     const window = rest.slice(0, max + 1)
     const at = Math.max(window.lastIndexOf(' '), window.lastIndexOf('\n'))
-    const end = at > max / 2 ? at : max
+    let end = at > max / 2 ? at : max
+    // A hard cut never splits a surrogate pair: half an emoji is not text Kakao can show.
+    const code = rest.charCodeAt(end - 1)
+    if (end === max && code >= 0xd800 && code <= 0xdbff) end--
     parts.push(rest.slice(0, end))
     rest = rest.slice(end).replace(/^\s+/, '')
   }
@@ -61,15 +64,22 @@ function cut(piece: string, max: number): string[] {
 export function splitText(text: string, max: number): string[] {
   const chunks: string[] = []
   let current = ''
+  // current.trimEnd().length, kept as a number: a piece may carry 60 k of trailing spaces, and measuring
+  // current + piece anew for every piece would be quadratic.
+  let length = 0
   for (const piece of sentences(text).flatMap((s) => (s.trimEnd().length > max ? cut(s, max) : [s]))) {
-    if ((current + piece).trimEnd().length <= max) {
+    const own = piece.trimEnd().length
+    const together = own === 0 ? length : current.length + own
+    if (together <= max) {
       current += piece
+      length = together
       continue
     }
-    if (current.trim()) chunks.push(current.trim())
+    if (length > 0) chunks.push(current.trim())
     current = piece
+    length = own
   }
-  if (current.trim()) chunks.push(current.trim())
+  if (length > 0) chunks.push(current.trim())
   return chunks
 }
 
@@ -86,8 +96,10 @@ export function shapeAnswer(
 ): ShapedAnswer {
   const maxBubbles = opts.maxBubbles ?? 3
   const maxChars = opts.maxChars ?? 1000
+  // A lone surrogate (a model's "\\ud83d" escape) would reach Kakao as half a character.
+  const text = answer.isWellFormed() ? answer : answer.toWellFormed()
   // `remaining` is already plain text: stripping it again would eat code that looked like markdown.
-  const chunks = splitText(opts.plain ? answer : stripMarkdown(answer), maxChars)
+  const chunks = splitText(opts.plain ? text : stripMarkdown(text), maxChars)
   if (chunks.length === 0) return { bubbles: [], remaining: null }
   return {
     bubbles: chunks.slice(0, maxBubbles),
