@@ -27,8 +27,10 @@ export function createApp(deps: AppDeps) {
     .onRequest(({ request }) => {
       const declared = request.headers.get('content-length')
       if (declared !== null && Number(declared) > maxBytes)
+        // The body is left unread, so the connection cannot carry another request: close it.
         return Response.json(errorBody('PAYLOAD_TOO_LARGE', `the body exceeds ${maxBytes} bytes`), {
           status: 413,
+          headers: { connection: 'close' },
         })
       if (declared === null && request.headers.has('transfer-encoding'))
         return Response.json(errorBody('LENGTH_REQUIRED', 'a request body must declare its Content-Length'), {
