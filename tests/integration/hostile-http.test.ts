@@ -160,3 +160,38 @@ for (const dialect of await testDialects()) {
     })
   })
 }
+
+describe('start-up warnings', () => {
+  test.each([
+    ['unset', {}, true],
+    ['set', { KAKAO_SKILL_SECRET: 'open-sesame' }, false],
+  ])('KAKAO_SKILL_SECRET %s: warned only when unset', async (_label, env, warned) => {
+    const { mkdtempSync } = await import('node:fs')
+    const { tmpdir } = await import('node:os')
+    const { join } = await import('node:path')
+    const { loadConfig } = await import('../../src/config.ts')
+    const { createLogger } = await import('../../src/logger.ts')
+    const { startServer } = await import('../../src/server.ts')
+    const dir = mkdtempSync(join(tmpdir(), 'kbot-warn-'))
+    const lines: { level: number; msg: string }[] = []
+    const log = createLogger({
+      level: 'warn',
+      destination: { write: (s: string) => lines.push(JSON.parse(s)) },
+    })
+    const config = loadConfig({
+      cwd: dir,
+      env: {
+        PORT: '0',
+        HOST: '127.0.0.1',
+        DATABASE_URL: `sqlite:${join(dir, 'kbot.db')}`,
+        OPENAI_API_KEY: 'sk-test',
+        ...env,
+      },
+    })
+    const server = await startServer(config, { log })
+    await server.stop()
+    const warning = lines.find((l) => l.msg.startsWith('KAKAO_SKILL_SECRET is not set'))
+    expect(warning !== undefined).toBe(warned)
+    if (warning) expect(warning.level).toBe(40)
+  })
+})
