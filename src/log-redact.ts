@@ -15,7 +15,8 @@ const PATTERNS: [RegExp, string][] = [
   ],
   [/\bsk-[A-Za-z0-9_-]{6,}/g, `sk-${REDACTED}`],
   [/\b(Bearer|Basic)\s+[A-Za-z0-9._~+/=-]+/gi, `$1 ${REDACTED}`],
-  [/(postgres(?:ql)?:\/\/[^:/\s@]+:)[^@\s]+@/gi, `$1${REDACTED}@`],
+  // The password stops at a slash too: without that bound, `[^@\s]+@` rescans from every start (quadratic).
+  [/(postgres(?:ql)?:\/\/[^:/\s@]+:)[^@\s/]+@/gi, `$1${REDACTED}@`],
 ]
 
 /** A cheap test for the anchors every pattern needs. */

@@ -40,11 +40,18 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   log.info({ store: kbot.store.describe, pipeline: kbot.pipeline.names }, 'kbot built')
   if (!config.openai.api_key)
     log.warn('OPENAI_API_KEY is not set: kbot serves, but every AI task will fail with that reason')
+  if (!config.kakao.skill_secret)
+    log.warn(
+      'KAKAO_SKILL_SECRET is not set: /skill and /welcome answer anyone who finds the URL; set it and add the header in Open Builder',
+    )
 
   kbot.app.listen({
     hostname: config.host,
     port: config.port,
-    maxRequestBodySize: config.kakao.max_body_bytes * 4,
+    // No server-level cap: Bun's own 413 has an empty body and comes before any handler. The app refuses a
+    // declared length over max_body_bytes with the JSON error before reading it, and a body without a declared
+    // length is read with the same limit (Kakao routes) or refused (createApp).
+    maxRequestBodySize: Number.MAX_SAFE_INTEGER,
     // Elysia defaults to SO_REUSEPORT, which lets a second kbot on the same port start silently and split the
     // traffic; an operator should get "address in use" instead. No development error pages either.
     reusePort: false,

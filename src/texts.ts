@@ -64,6 +64,8 @@ const PARTICLES = new Map<string, ParticlePair>(
   ]),
 )
 
+const KEY = /^[\w.]+$/
+
 /**
  * Replaces `{{key}}` with values, and `{{key|이/가}}` (or `{{key|가}}`) with the value and the particle that
  * fits it. Unknown keys and unknown particles are left as they are so a typo is visible.
@@ -73,9 +75,12 @@ const PARTICLES = new Map<string, ParticlePair>(
  */
 export function fill(template: string, values: Record<string, string | number>): string {
   return template.replace(
-    /\{\{\s*([\w.]+)\s*(?:\|\s*([^{}|]+?)\s*)?\}\}/g,
-    (whole, key: string, filter: string | undefined) => {
-      if (!Object.hasOwn(values, key)) return whole
+    // One pass without overlapping quantifiers; the parts are trimmed and checked in code.
+    /\{\{([^{}|]*)(?:\|([^{}|]*))?\}\}/g,
+    (whole, rawKey: string, rawFilter: string | undefined) => {
+      const key = rawKey.trim()
+      const filter = rawFilter?.trim()
+      if (!KEY.test(key) || !Object.hasOwn(values, key)) return whole
       const value = String(values[key])
       if (filter === undefined) return value
       const pair = PARTICLES.get(filter)

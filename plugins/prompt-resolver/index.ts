@@ -36,12 +36,15 @@ export default definePlugin({
   setup(deps, options) {
     const log = deps.log
     let warned = false
+    // Looked up by block and intent names from the payload: a Map, so "__proto__" or "constructor" is just a
+    // name that has no route, never a member of Object.prototype.
+    const routes = new Map(Object.entries(options.routes))
     return async (turn, next) => {
       const block = turn.payload.userRequest.block
       const intent = turn.payload.intent
       const name =
         [block?.name, block?.id, intent?.name, intent?.id]
-          .map((key) => (key ? options.routes[key] : undefined))
+          .map((key) => (key ? routes.get(key) : undefined))
           .find((route) => route !== undefined) ?? options.prompt
       let version: PromptVersion | null = await deps.prompts.active(name)
       if (!version) {

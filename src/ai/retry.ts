@@ -60,6 +60,23 @@ export function classifyFailure(err: unknown): FailureInfo {
   return { retryable: false, retryAfterMs: null, code: 'INTERNAL', reason: message }
 }
 
+/**
+ * The error code of a stored failure reason (the `reason` of classifyFailure), for public routes: the reason
+ * itself may repeat upstream text (an OpenAI 401 message carries a masked key), the code never does.
+ */
+export function publicErrorCode(reason: string | null): FailureInfo['code'] | null {
+  if (reason === null) return null
+  const prefixes: [string, FailureInfo['code']][] = [
+    ['OPENAI_API_KEY', 'AI_NOT_CONFIGURED'],
+    ['the model did not answer in time', 'AI_TIMEOUT'],
+    ['rate limited', 'AI_RATE_LIMITED'],
+    ['connection error', 'AI_UPSTREAM'],
+    ['model server error', 'AI_UPSTREAM'],
+    ['model refused the request', 'AI_REJECTED'],
+  ]
+  return prefixes.find(([prefix]) => reason.startsWith(prefix))?.[1] ?? 'INTERNAL'
+}
+
 function retryAfter(headers: Headers | undefined): number | null {
   const ms = headers?.get('retry-after-ms')
   if (ms && Number.isFinite(Number(ms))) return Number(ms)

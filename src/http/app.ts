@@ -20,7 +20,23 @@ export interface AppDeps {
  * handed to the pipeline by the Kakao route group.
  */
 export function createApp(deps: AppDeps) {
+  const maxBytes = deps.config.kakao.max_body_bytes
   const app = new Elysia()
+    // Before any parsing: an oversize body gets the JSON error, unread. A streamed body without a length could
+    // only be measured by reading it, so it is refused (Kakao, browsers and curl send Content-Length).
+    .onRequest(({ request }) => {
+      const declared = request.headers.get('content-length')
+      if (declared !== null && Number(declared) > maxBytes)
+        // The body is left unread, so the connection cannot carry another request: close it.
+        return Response.json(errorBody('PAYLOAD_TOO_LARGE', `the body exceeds ${maxBytes} bytes`), {
+          status: 413,
+          headers: { connection: 'close' },
+        })
+      if (declared === null && request.headers.has('transfer-encoding'))
+        return Response.json(errorBody('LENGTH_REQUIRED', 'a request body must declare its Content-Length'), {
+          status: 411,
+        })
+    })
     .use(
       openapi({
         path: '/docs',

@@ -92,7 +92,9 @@ export function debugRoutes(deps: { config: Config; db: Db; turns: TurnRunner; s
           },
         }
         const headers = new Headers({ 'x-request-id': requestId })
-        if (deps.config.kakao.skill_secret) headers.set('x-kbot-skill-secret', deps.config.kakao.skill_secret)
+        // The caller's own secret header, if any: a DEBUG route must not be a way around KAKAO_SKILL_SECRET.
+        const secret = request.headers.get('x-kbot-skill-secret')
+        if (secret !== null) headers.set('x-kbot-skill-secret', secret)
         const result = await deps.turns.skill({ body: payload, headers, receivedAt: new Date() })
         const task = await getTaskByRequestId(deps.db, requestId)
         return Response.json({ reply: result.body, task_id: task?.id ?? null }, { status: result.status })

@@ -1,4 +1,5 @@
 import { Elysia } from 'elysia'
+import { publicErrorCode } from '../ai/retry.ts'
 import type { Config } from '../config.ts'
 import type { AppError } from '../errors.ts'
 import type { KakaoResult, TurnRunner } from '../kakao/turn.ts'
@@ -65,7 +66,8 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner; m
           ai_response: task.aiResponse,
           tokens_used: task.tokensUsed,
           attempts: task.attempts,
-          error: task.error,
+          // A code only: the stored reason is for operators (admin API, CLI) and may quote the model server.
+          error: publicErrorCode(task.error),
           callback_status: task.callbackStatus,
           created_at: task.createdAt.toISOString(),
           completed_at: task.completedAt?.toISOString() ?? null,

@@ -4,55 +4,110 @@ import * as v from 'valibot'
  * Kakao's SkillPayload, parsed leniently: real traffic differs from the docs (`lang` null/"kr"/"ko",
  * `clientExtra` null or {}, entity params as JSON strings or objects, extra snake_case keys, hand-made
  * payloads without intent/action/bot). Only `userRequest.utterance` and `userRequest.user.id` are required.
+ *
+ * Hostile input (README "Hostile input"): every string kbot stores or puts into a prompt is cleaned and
+ * bounded here, so both stores see the same text. Cleaning: NUL removed (PostgreSQL text cannot hold it, no
+ * person types one) and lone UTF-16 surrogates replaced (`toWellFormed`; PostgreSQL jsonb refuses "\ud800").
+ * Bounds: an id, name or URL longer than its limit is not a real Kakao payload, so it gets a 400 and nothing is
+ * written. The utterance has no bound here: an over-long one gets a polite reply (`max_utterance_chars`).
  */
-/** PostgreSQL text cannot hold NUL (and no person types one): removed before anything is stored. */
-const dropNul = (s: string) => (s.includes('\u0000') ? s.replaceAll('\u0000', '') : s)
+export const LIMITS = {
+  /** botUserKey, bot.id, plusfriendUserKey: Kakao's are under 100 characters. */
+  id: 200,
+  /** bot, block, intent and action names and ids, lang, timezone. */
+  name: 200,
+  /** Kakao's callbackUrl is about 150 ASCII characters; stored in a unique index (PostgreSQL: < 2704 bytes). */
+  callbackUrl: 1000,
+} as const
 
-const nullableText = v.optional(v.nullable(v.string()))
+/** Text as kbot keeps it: NUL removed, lone surrogates replaced by U+FFFD. */
+export const cleanText = (s: string) => {
+  const wellFormed = s.isWellFormed() ? s : s.toWellFormed()
+  return wellFormed.includes('\u0000') ? wellFormed.replaceAll('\u0000', '') : wellFormed
+}
+
+const bounded = (max: number, what: string) =>
+  v.pipe(v.string(), v.maxLength(max, `${what} is longer than ${max} characters`), v.transform(cleanText))
+const shortText = (what: string) => v.optional(v.nullable(bounded(LIMITS.name, what)))
 const anyRecord = v.optional(v.nullable(v.record(v.string(), v.unknown())))
+const named = (what: string) =>
+  v.optional(v.nullable(v.looseObject({ id: shortText(`${what}.id`), name: shortText(`${what}.name`) })))
+
+/** plusfriendUserKey is stored: a string longer than an id is refused; other types are ignored as before. */
+const userKey = v.optional(
+  v.pipe(
+    v.unknown(),
+    v.check(
+      (k) => typeof k !== 'string' || k.length <= LIMITS.id,
+      `plusfriendUserKey is longer than ${LIMITS.id} characters`,
+    ),
+    v.transform((k) => (typeof k === 'string' ? cleanText(k) : k)),
+  ),
+)
 
 const UserSchema = v.looseObject({
   id: v.union(
     [
       v.pipe(
         v.string(),
-        v.transform(dropNul),
+        v.maxLength(LIMITS.id, `userRequest.user.id is longer than ${LIMITS.id} characters`),
+        v.transform(cleanText),
         v.trim(),
         v.minLength(1, 'userRequest.user.id is empty'),
-        v.maxLength(200),
       ),
       v.pipe(v.number(), v.transform(String)),
     ],
     'userRequest.user.id must be a string',
   ),
-  type: nullableText,
-  properties: anyRecord,
+  type: shortText('userRequest.user.type'),
+  properties: v.optional(
+    v.nullable(
+      v.looseObject({
+        plusfriendUserKey: userKey,
+        plusfriend_user_key: userKey,
+      }),
+    ),
+  ),
 })
 
 export const SkillPayloadSchema = v.looseObject({
-  intent: v.optional(v.nullable(v.looseObject({ id: nullableText, name: nullableText }))),
+  intent: named('intent'),
   userRequest: v.looseObject(
     {
-      utterance: v.pipe(v.string('userRequest.utterance must be a string'), v.transform(dropNul)),
+      utterance: v.pipe(v.string('userRequest.utterance must be a string'), v.transform(cleanText)),
       user: UserSchema,
-      callbackUrl: nullableText,
-      lang: nullableText,
-      timezone: nullableText,
+      callbackUrl: v.optional(
+        v.nullable(
+          v.pipe(
+            v.string(),
+            v.maxLength(LIMITS.callbackUrl, `callbackUrl is longer than ${LIMITS.callbackUrl} characters`),
+            // A URL on the wire is printable ASCII (Kakao's always is); anything else is not a callback.
+            v.check((url) => !/[^\x21-\x7e]/.test(url), 'callbackUrl must be printable ASCII'),
+          ),
+        ),
+      ),
+      lang: shortText('userRequest.lang'),
+      timezone: shortText('userRequest.timezone'),
       params: anyRecord,
-      block: v.optional(v.nullable(v.looseObject({ id: nullableText, name: nullableText }))),
+      block: named('userRequest.block'),
     },
     'userRequest must be an object',
   ),
   bot: v.optional(
     v.nullable(
-      v.looseObject({ id: v.optional(v.nullable(v.union([v.string(), v.number()]))), name: nullableText }),
+      v.looseObject({
+        id: v.optional(
+          v.nullable(v.union([bounded(LIMITS.id, 'bot.id'), v.number()], 'bot.id must be a string')),
+        ),
+        name: shortText('bot.name'),
+      }),
     ),
   ),
   action: v.optional(
     v.nullable(
       v.looseObject({
-        id: nullableText,
-        name: nullableText,
+        id: shortText('action.id'),
+        name: shortText('action.name'),
         params: anyRecord,
         detailParams: anyRecord,
         clientExtra: anyRecord,
@@ -80,12 +135,19 @@ export function parseSkillPayload(body: unknown): ParseResult {
 /** `bot.id` without the trailing "!" that 2019–2021 payloads carry, so one bot is one key. */
 export function botIdOf(payload: SkillPayload): string {
   const id = payload.bot?.id
-  return id === undefined || id === null ? '' : String(id).replace(/!+$/, '')
+  return id === undefined || id === null ? '' : withoutBang(String(id))
+}
+
+/** An id without its trailing "!"s, by a scan from the end (a `!+$` pattern is quadratic on "!!!…!x"). */
+export function withoutBang(id: string): string {
+  let end = id.length
+  while (end > 0 && id[end - 1] === '!') end--
+  return id.slice(0, end)
 }
 
 export function plusfriendUserKeyOf(payload: SkillPayload): string | null {
-  const props = payload.userRequest.user.properties ?? {}
-  const key = props.plusfriendUserKey ?? props.plusfriend_user_key
+  const props = payload.userRequest.user.properties
+  const key = props?.plusfriendUserKey ?? props?.plusfriend_user_key
   return typeof key === 'string' && key.length > 0 ? key : null
 }
 
@@ -94,17 +156,18 @@ export function plusfriendUserKeyOf(payload: SkillPayload): string | null {
  * most payloads and as an object in some.
  */
 export function actionParams(payload: SkillPayload): Record<string, unknown> {
-  const out: Record<string, unknown> = {}
-  for (const [key, value] of Object.entries(payload.action?.params ?? {})) {
-    if (typeof value === 'string' && /^\s*[[{]/.test(value)) {
-      try {
-        out[key] = JSON.parse(value)
-        continue
-      } catch {
-        // not JSON after all: keep the text
+  // Keys come from the payload: built with fromEntries (own properties), never by assignment, so "__proto__"
+  // stays a plain key.
+  return Object.fromEntries(
+    Object.entries(payload.action?.params ?? {}).map(([key, value]) => {
+      if (typeof value === 'string' && /^\s*[[{]/.test(value)) {
+        try {
+          return [key, JSON.parse(value)]
+        } catch {
+          // not JSON after all: keep the text
+        }
       }
-    }
-    out[key] = value
-  }
-  return out
+      return [key, value]
+    }),
+  )
 }

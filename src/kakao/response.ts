@@ -50,7 +50,9 @@ export const checkReply = (label: string, taskId: string): QuickReply =>
 
 /** The task id a pressed "답변 확인" button carries, if any. */
 export const checkedTaskId = (clientExtra: Readonly<Record<string, unknown>>): string | null =>
-  typeof clientExtra.kbot_task === 'string' ? clientExtra.kbot_task : null
+  Object.hasOwn(clientExtra, 'kbot_task') && typeof clientExtra.kbot_task === 'string'
+    ? clientExtra.kbot_task
+    : null
 
 export function textResponse(
   texts: string | readonly string[],
@@ -91,6 +93,10 @@ export function validateSkillResponse(body: unknown): string[] {
     problems.push(`template.outputs must hold 1–${LIMITS.outputs} components`)
   } else {
     outputs.forEach((o, i) => {
+      if (typeof o !== 'object' || o === null || Array.isArray(o)) {
+        problems.push(`outputs[${i}] is not an object`)
+        return
+      }
       const text = (o as SimpleText).simpleText?.text
       if ((o as SimpleText).simpleText !== undefined) {
         if (typeof text !== 'string' || text.length === 0)
@@ -106,6 +112,10 @@ export function validateSkillResponse(body: unknown): string[] {
       problems.push(`quickReplies must hold at most ${LIMITS.quickReplies}`)
     } else {
       quick.forEach((q, i) => {
+        if (typeof q !== 'object' || q === null) {
+          problems.push(`quickReplies[${i}] is not an object`)
+          return
+        }
         const label = (q as QuickReply).label
         if (typeof label !== 'string' || label.length === 0 || label.length > LIMITS.quickReplyLabel) {
           problems.push(`quickReplies[${i}].label must be 1–${LIMITS.quickReplyLabel} characters`)

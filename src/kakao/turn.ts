@@ -12,7 +12,7 @@ import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { fill, type Messages } from '../texts.ts'
 import { type HostRule, isCallbackAllowed } from '../worker/callback.ts'
 import { replyForTask } from './inline.ts'
-import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload } from './payload.ts'
+import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload, withoutBang } from './payload.ts'
 import { type SkillResponse, textResponse } from './response.ts'
 
 export interface TurnDeps {
@@ -23,7 +23,10 @@ export interface TurnDeps {
   pipeline: Pipeline
   queue: TaskQueue
   callbackRules: readonly HostRule[]
-  /** In DEBUG mode, this server's own /test-callback is a trusted callback target. */
+  /**
+   * In DEBUG mode, this server's own /test-callback is a trusted callback target: exactly
+   * `<prefix>/<token>`, never another route of this server ("/test-callback/../skill").
+   */
   trustedCallbackPrefix?: () => string | null
 }
 
@@ -54,7 +57,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   const { config, db, messages } = deps
   // /welcome asks for a name only when name-command is there to take the answer, for as long as it waits.
   const nameOptions = deps.pipeline.optionsOf('name-command') as { await_minutes: number } | undefined
-  const allowedBots = new Set(config.kakao.bot_ids.map((id) => id.replace(/!+$/, '')))
+  const allowedBots = new Set(config.kakao.bot_ids.map(withoutBang))
 
   function accept(req: KakaoRequest): Accepted {
     const secret = config.kakao.skill_secret
@@ -114,7 +117,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     const url = payload.userRequest.callbackUrl
     if (!url) return { url: null, refused: false }
     const trusted = deps.trustedCallbackPrefix?.()
-    if (isCallbackAllowed(url, deps.callbackRules) || (trusted && url.startsWith(trusted)))
+    if (isCallbackAllowed(url, deps.callbackRules) || (trusted && isTestCallback(url, trusted)))
       return { url, refused: false }
     // Never requested. The turn continues without a callback (inline answer or "답변 확인").
     log.warn(
@@ -218,12 +221,19 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   }
 }
 
+/** The host of a refused callbackUrl, for the log and the event: bounded, whatever the payload held. */
 function safeHost(url: string): string {
   try {
-    return new URL(url).host
+    return new URL(url).host.slice(0, 255)
   } catch {
     return '(unparseable)'
   }
+}
+
+/** `<prefix>/<token>` exactly: one path segment of letters, digits and "-", nothing the URL parser rewrites. */
+function isTestCallback(url: string, prefix: string): boolean {
+  if (!url.startsWith(`${prefix}/`)) return false
+  return /^[\w-]{1,64}$/.test(url.slice(prefix.length + 1))
 }
 
 /** Constant-time comparison, so the secret cannot be guessed byte by byte from response times. */

@@ -47,7 +47,8 @@ const DIGIT = /[0-9]/
  */
 function digitFinal(run: string): Final {
   if (/^0+$/.test(run)) return 'consonant' // 영
-  const zeros = run.length - run.replace(/0+$/, '').length
+  let zeros = 0
+  while (run[run.length - 1 - zeros] === '0') zeros++
   if (zeros === 0) {
     const last = run.at(-1)!
     if ('178'.includes(last)) return 'rieul' // 일, 칠, 팔

@@ -72,12 +72,19 @@ export async function postCallback(
     const text = await res.text()
     let parsed: { status?: unknown; message?: unknown } = {}
     try {
-      parsed = JSON.parse(text)
+      const json: unknown = JSON.parse(text)
+      if (typeof json === 'object' && json !== null) parsed = json
     } catch {
       // Kakao answers JSON; anything else is judged by the HTTP status alone.
     }
     const kakaoStatus = typeof parsed.status === 'string' ? parsed.status : null
-    const message = typeof parsed.message === 'string' ? parsed.message : res.ok ? null : text.slice(0, 200)
+    // An empty rejection body is no reason: the caller falls back to the HTTP status.
+    const message =
+      typeof parsed.message === 'string' && parsed.message !== ''
+        ? parsed.message.slice(0, 200)
+        : res.ok
+          ? null
+          : text.slice(0, 200) || null
     const ok = res.status >= 200 && res.status < 300 && (kakaoStatus === null || kakaoStatus === 'SUCCESS')
     return { ok, httpStatus: res.status, kakaoStatus, message }
   } catch (err) {

@@ -99,4 +99,76 @@ describe('DEBUG routes (listening server, SQLite)', () => {
     expect(res.status).toBe(400)
     expect(res.json.error.code).toBe('BAD_REQUEST')
   })
+
+  test('/test-callback with a null output: FAIL with the problem, not a 500', async () => {
+    const res = await post('/test-callback/tok-null', { version: '2.0', template: { outputs: [null] } })
+    expect(res.status).toBe(200)
+    expect(res.json).toMatchObject({ status: 'FAIL', message: 'Invalid json response from bot-skill.' })
+  })
+
+  test('a callbackUrl that leaves /test-callback ("/test-callback/../skill") is not trusted', async () => {
+    const { kakaoPayload } = await import('../helpers/kakao.ts')
+    const callbackUrl = `${server.url}/test-callback/../skill`
+    const res = await post('/skill', kakaoPayload({ utterance: '자기 자신에게 콜백', callbackUrl }))
+    expect(res.status).toBe(200)
+    expect(res.json.useCallback).toBeUndefined()
+    const rows = await server.kbot.store.db.query('select id from aiprocessingtask where callback_url = $1', [
+      callbackUrl,
+    ])
+    expect(rows.length).toBe(0)
+  })
+
+  test('a body over the server limit gets the JSON 413, unread, on a listening server', async () => {
+    const res = await fetch(`${server.url}/skill`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: 'x'.repeat(2 * 1024 * 1024),
+    })
+    expect(res.status).toBe(413)
+    expect(((await res.json()) as any).error.code).toBe('PAYLOAD_TOO_LARGE')
+    // A streamed body declares no length: refused before anything reads it.
+    const chunk = new TextEncoder().encode('{"userRequest": ')
+    const streamed = await fetch(`${server.url}/skill`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: new ReadableStream({
+        start(c) {
+          c.enqueue(chunk)
+          c.close()
+        },
+      }),
+      duplex: 'half',
+    } as RequestInit)
+    expect(streamed.status).toBe(411)
+    expect(((await streamed.json()) as any).error.code).toBe('LENGTH_REQUIRED')
+  })
+})
+
+describe('DEBUG routes do not get around KAKAO_SKILL_SECRET', () => {
+  test("/test-skill passes on the caller's secret header, and adds none of its own", async () => {
+    const { startTestKbot } = await import('../helpers/kbot.ts')
+    const model = startFakeOpenAI({ content: '비밀 답변' })
+    const k = await startTestKbot({
+      dialect: 'sqlite',
+      label: 'debug-secret',
+      env: { DEBUG: 'true', KAKAO_SKILL_SECRET: 'open-sesame', OPENAI_BASE_URL: model.url },
+    })
+    try {
+      const without = await k.post('/test-skill', { utterance: '안녕' })
+      expect(without.status).toBe(401)
+      expect(without.json.reply.error.code).toBe('UNAUTHORIZED')
+      const wrong = await k.post('/test-skill', { utterance: '안녕' }, { 'x-kbot-skill-secret': 'guess' })
+      expect(wrong.status).toBe(401)
+      const right = await k.post(
+        '/test-skill',
+        { utterance: '안녕' },
+        { 'x-kbot-skill-secret': 'open-sesame' },
+      )
+      expect(right.status).toBe(200)
+      expect(right.json.reply.template.outputs[0].simpleText.text).toBe('비밀 답변')
+    } finally {
+      await k.stop()
+      model.close()
+    }
+  })
 })

@@ -184,6 +184,10 @@ describe('postCallback', () => {
             })
           case 'no-status':
             return new Response('', { status: 200 })
+          case 'empty-403':
+            return new Response('', { status: 403 })
+          case 'json-null':
+            return new Response('null', { status: 502 })
           case 'redirect':
             return new Response(null, {
               status: 302,
@@ -259,6 +263,22 @@ describe('postCallback', () => {
     expect(received).toHaveLength(1)
     expect(redirectTargetHits).toBe(0)
   })
+
+  test.each([
+    ['/empty-403/x', 403],
+    ['/json-null/x', 502],
+  ])(
+    'a rejection with no usable body (%s) has no message, so the caller records the HTTP status',
+    async (path, status) => {
+      const outcome = await post(path)
+      expect(outcome).toEqual({
+        ok: false,
+        httpStatus: status,
+        kakaoStatus: null,
+        message: path.includes('null') ? 'null' : null,
+      })
+    },
+  )
 
   test('connection refused → not ok, with a message', async () => {
     const closed = Bun.serve({ hostname: '127.0.0.1', port: 0, fetch: () => new Response('') })
