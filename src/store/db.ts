@@ -62,8 +62,5 @@ export async function openStore(url: string, options: OpenStoreOptions = {}): Pr
   throw new AppError('CONFIG_INVALID', `unsupported DATABASE_URL scheme: ${url.split(':')[0]}`)
 }
 
-/** Hides the password of a database URL for logs. */
-export function redactUrl(url: string): string {
-  // The password ends at the last "@" of the authority (it may itself contain "@").
-  return url.replace(/^([a-z][\w+.-]*:\/\/[^:/@]+):[^/]*@/i, '$1:***@')
-}
+// Kept here for callers that know it as the store's helper; it lives in src/util so config can use it.
+export { redactUrl } from '../util/redact.ts'

@@ -2,7 +2,7 @@ import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
-import { dueCallbacks, expireCallbacks } from '../store/tasks.ts'
+import { dueCallbacks, expireCallbacks } from '../store/task-delivery.ts'
 import type { Delivery } from './delivery.ts'
 
 export interface DeliveryGuard {

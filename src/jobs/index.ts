@@ -1,0 +1,5 @@
+import { retentionJob } from './retention.ts'
+import type { Job } from './types.ts'
+
+/** Every periodic job kbot runs; a new job is one file in this folder and one line here. */
+export const JOBS: readonly Job[] = [retentionJob]
