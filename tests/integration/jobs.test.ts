@@ -1,0 +1,80 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import type { Dialect } from '../../src/store/db.ts'
+import { enqueueTask, type TaskInput } from '../../src/store/tasks.ts'
+import { upsertUser } from '../../src/store/users.ts'
+import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+type Row = Record<string, any>
+
+const INPUT: TaskInput = {
+  messages: [{ role: 'user', content: '안녕' }],
+  model: 'gpt-4o',
+  temperature: 0.2,
+  maxTokens: 100,
+  prompt: null,
+}
+
+/** Two kbot instances on one database tick the same scheduled time: one task, one run. */
+for (const dialect of await testDialects()) {
+  describe(`periodic jobs across instances (${dialect})`, () => {
+    let db: TestDb
+    let a: TestKbot
+    let b: TestKbot
+
+    beforeAll(async () => {
+      db = await createTestDb(dialect as Dialect, `jobs-${dialect}`)
+      const toml = '[retention]\ntask_days = 1\nbatch_size = 10'
+      a = await startTestKbot({ dialect: dialect as Dialect, label: 'jobs-a', db, toml })
+      b = await startTestKbot({ dialect: dialect as Dialect, label: 'jobs-b', db, toml })
+    })
+    afterAll(async () => {
+      await a?.stop()
+      await b?.stop()
+      await db.drop()
+    })
+
+    test('retention ticked by both instances for the same time is enqueued and run once', async () => {
+      const { user } = await upsertUser(db.store.db, { botId: 'b', kakaoUserId: 'jobs' })
+      const old = new Date(Date.now() - 3 * 86_400_000)
+      // An answer finished three days ago (kept from running: run_after far ahead until it is marked done).
+      const oldTask = await enqueueTask(db.store.db, {
+        kind: 'ai_answer',
+        input: INPUT,
+        userId: user.id,
+        deadlineAt: old,
+        runAfter: new Date(Date.now() + 86_400_000),
+        maxAttempts: 1,
+        now: old,
+      })
+      await db.store.db.query(
+        "update aiprocessingtask set status = 'completed', completed_at = $2 where id = $1",
+        [oldTask!.id, old],
+      )
+
+      const at = new Date('2026-12-01T04:17:00.000Z')
+      const ticks = await Promise.all([
+        a.kbot.jobs.tick('retention', at),
+        b.kbot.jobs.tick('retention', at),
+        a.kbot.jobs.tick('retention', at),
+      ])
+      expect(ticks.filter((t) => t !== null)).toHaveLength(1)
+
+      const jobs = await waitFor(async () => {
+        const rows = await db.store.db.query<Row>("select * from aiprocessingtask where kind = 'job'")
+        return rows.every((r) => r.status === 'completed') ? rows : null
+      })
+      expect(jobs).toHaveLength(1)
+      expect(jobs[0]).toMatchObject({ dedupe_key: `job:retention:${at.toISOString()}`, user_id: null })
+      expect(Number(jobs[0]!.attempts)).toBe(1)
+      const left = await db.store.db.query('select id from aiprocessingtask where id = $1', [oldTask!.id])
+      expect(left).toHaveLength(0)
+
+      // The next scheduled time is a new run.
+      const next = await b.kbot.jobs.tick('retention', new Date(at.getTime() + 86_400_000))
+      expect(next).not.toBeNull()
+      expect(await a.kbot.jobs.tick('retention', new Date(at.getTime() + 86_400_000))).toBeNull()
+    })
+  })
+}
