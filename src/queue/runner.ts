@@ -13,8 +13,9 @@ import {
   renewLease,
   rescheduleTask,
 } from '../store/task-claims.ts'
-import { enqueueTask, getTask, type Task } from '../store/tasks.ts'
+import { enqueueTask, type Task } from '../store/tasks.ts'
 import { classifyTaskError, type TaskContext, type TaskHandler, type TaskQueue } from './types.ts'
+import { createWaiters } from './waiters.ts'
 
 export const WAKE_CHANNEL = 'kbot_wake'
 const NOTIFY_EVERY_MS = 5
@@ -73,7 +74,7 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
   const instance = `${hostname()}:${process.pid}:${newId().slice(-6)}`
   const log = deps.log.child({ instance })
   const running = new Map<string, Running>()
-  const waiters = new Map<string, Set<(task: Task) => void>>()
+  const waiters = createWaiters(db)
   const background = new Set<Promise<void>>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
   let claimSeq = 0
@@ -108,12 +109,7 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
     background.add(tracked)
   }
 
-  const settle = (task: Task) => {
-    const set = waiters.get(task.id)
-    if (!set) return
-    waiters.delete(task.id)
-    for (const resolve of set) resolve(task)
-  }
+  const settle = waiters.settle
 
   /** Claims as many tasks as there are free slots; coalesces concurrent wake-ups into one more round. */
   function fill(): Promise<void> {
@@ -285,6 +281,11 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
     handlers.get(task.kind)?.onFailed?.(failed, { log: tlog, background: track })
   }
 
+  function wake(): void {
+    if (active && !stopping && running.size < size) void fill()
+    else notifyOthers()
+  }
+
   return {
     async start() {
       if (active || size === 0) return
@@ -305,10 +306,7 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
       void fill()
     },
 
-    wake() {
-      if (active && !stopping && running.size < size) void fill()
-      else notifyOthers()
-    },
+    wake,
 
     async enqueue(kind, input, opts = {}) {
       const handler = handlers.get(kind)
@@ -322,34 +320,11 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
         maxAttempts: handler.maxAttempts ?? 3,
         now,
       })
-      if (task) this.wake()
+      if (task) wake()
       return task
     },
 
-    waitFor(taskId, ms) {
-      return new Promise((resolve) => {
-        const set = waiters.get(taskId) ?? new Set<(task: Task) => void>()
-        waiters.set(taskId, set)
-        const done = (task: Task | null) => {
-          clearTimeout(timer)
-          clearInterval(check)
-          set.delete(onTask)
-          if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId)
-          resolve(task)
-        }
-        const onTask = (task: Task) => done(task)
-        set.add(onTask)
-        // Another instance may finish it: look in the database now and then, and once more at the end.
-        const look = async () => {
-          const task = await getTask(db, taskId).catch(() => null)
-          return task && (task.status === 'completed' || task.status === 'failed') ? task : null
-        }
-        const check = setInterval(() => {
-          void look().then((task) => task && done(task))
-        }, 500)
-        const timer = setTimeout(() => void look().then(done), ms)
-      })
-    },
+    waitFor: waiters.waitFor,
 
     async stop(graceMs) {
       if (!active || stopping) return
