@@ -254,13 +254,10 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
   ) {
     const info = (handler.classify ?? classifyTaskError)(err)
     if (info.retryable && task.attempts < task.maxAttempts) {
-      const delay = handler.backoffMs
-        ? handler.backoffMs(task, info)
-        : // Capped by the deadline: a task that may still make it is not put off past it.
-          Math.min(
-            backoffMs(task.attempts, info.retryAfterMs),
-            Math.max(0, task.deadlineAt.getTime() - Date.now()),
-          )
+      // Capped by the deadline while it is ahead: a task that may still make it is not put off past it.
+      const left = task.deadlineAt.getTime() - Date.now()
+      const base = backoffMs(task.attempts, info.retryAfterMs)
+      const delay = handler.backoffMs ? handler.backoffMs(task, info) : left > 0 ? Math.min(base, left) : base
       const runAfter = new Date(Date.now() + delay)
       // Fenced: a worker that lost its lease must not touch the task.
       if (!(await rescheduleTask(db, task.id, owner, runAfter, info.reason))) return
