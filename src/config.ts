@@ -3,7 +3,7 @@ import { resolve } from 'node:path'
 import * as v from 'valibot'
 import { ConfigSchema, type RawConfig } from './config/schema.ts'
 import { AppError } from './errors.ts'
-import { redactUrl } from './store/db.ts'
+import { redactUrl } from './util/redact.ts'
 
 export { databaseUrl, normaliseDatabaseUrl } from './config/fields.ts'
 export type { RawConfig }

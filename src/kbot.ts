@@ -1,23 +1,26 @@
 import { type AiClient, createAiClient } from './ai/client.ts'
 import type { Config } from './config.ts'
+import { createDelivery } from './delivery/delivery.ts'
+import { createDeliveryGuard } from './delivery/guard.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
 import { usageRoutes } from './http/usage-routes.ts'
+import { JOBS } from './jobs/index.ts'
+import { createJobScheduler, jobTaskHandler } from './jobs/scheduler.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics/registry.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
+import { createQueueRunner, type QueueRunner } from './queue/runner.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
 import { queueSnapshot } from './store/queue-stats.ts'
-import { parseHostRules } from './worker/callback.ts'
-import { createDelivery } from './worker/delivery.ts'
-import { createDeliveryGuard } from './worker/guard.ts'
-import { createWorkerPool } from './worker/pool.ts'
-import { scheduleRetention } from './worker/retention.ts'
+import { aiAnswerHandler } from './tasks/ai-answer.ts'
+import { summaryHandler } from './tasks/summary.ts'
+import { parseHostRules } from './util/host-rules.ts'
 
 export interface KbotOptions {
   log: Logger
@@ -36,7 +39,7 @@ export interface KbotOptions {
 }
 
 /**
- * Builds a whole kbot — store, model client, worker pool, delivery guard, pipeline, HTTP app — without
+ * Builds a whole kbot — store, model client, queue runner, periodic jobs, delivery guard, pipeline, HTTP app — without
  * listening or starting background work. `start()` starts workers and schedules; `stop()` winds everything
  * down in order (stop claiming, finish or release running tasks, close the database).
  */
@@ -54,15 +57,22 @@ export async function createKbot(config: Config, options: KbotOptions) {
   const ai = options.ai ?? createAiClient(config, log)
   const metrics = options.metrics ?? createMetrics({ queue: () => queueSnapshot(store.db) })
   const delivery = createDelivery({ db: store.db, config, log, messages, metrics })
-  const pool = createWorkerPool({
+  // The queue runs every kind of task; each kind is a handler registered by name.
+  const pool: QueueRunner = createQueueRunner({
     db: store.db,
     notifier: store.notifier,
-    config,
     log,
-    ai,
-    delivery,
     metrics,
+    concurrency: config.worker.concurrency,
+    leaseMs: config.worker.lease_ms,
+    pollMs: config.worker.poll_ms,
+    handlers: [
+      aiAnswerHandler({ config, ai, delivery, metrics }),
+      summaryHandler({ db: store.db, ai, config, metrics }),
+      jobTaskHandler({ jobs: JOBS, db: store.db, config, queue: () => pool }),
+    ],
   })
+  const jobs = createJobScheduler({ jobs: JOBS, config, log, queue: pool })
   const guard = createDeliveryGuard({ db: store.db, config, log, delivery, metrics })
   const prompts = createPromptCache({ db: store.db, notifier: store.notifier, log })
   const pipeline = await buildPipeline(config, {
@@ -97,13 +107,13 @@ export async function createKbot(config: Config, options: KbotOptions) {
     routes.push(debugRoutes({ config, db: store.db, turns, selfUrl }) as never)
   }
   const app = createApp({ config, store, log, routes })
-  let retention: { stop(): void } | null = null
 
   return {
     app,
     store,
     pool,
     guard,
+    jobs,
     prompts,
     pipeline,
     metrics,
@@ -111,11 +121,11 @@ export async function createKbot(config: Config, options: KbotOptions) {
       await prompts.start()
       await pool.start()
       guard.start()
-      retention = scheduleRetention({ db: store.db, config, log })
+      jobs.start()
     },
     /** Workers and schedules only; the caller stops the HTTP server first. */
     async stop() {
-      retention?.stop()
+      jobs.stop()
       await pool.stop(config.worker.shutdown_grace_ms)
       await guard.stop()
       await prompts.stop()

@@ -1,5 +1,5 @@
 import type { Db } from './store/db.ts'
-import { newId } from './store/rows.ts'
+import { insertLogMessages, type LogMessageRow } from './store/logmessages.ts'
 
 /**
  * Keeps warn/error log lines in the `logmessage` table, so that an operator can see what went wrong without
@@ -19,13 +19,7 @@ export interface LogSink {
 const LEVELS: Record<number, string> = { 40: 'warn', 50: 'error', 60: 'fatal' }
 const OMIT = new Set(['level', 'time', 'pid', 'hostname', 'msg'])
 
-interface Row {
-  level: string
-  source: string
-  message: string
-  context: Record<string, unknown>
-  createdAt: Date
-}
+type Row = LogMessageRow
 
 function toRow(line: string): Row | null {
   let record: Record<string, unknown>
@@ -60,18 +54,7 @@ export function createLogSink(
   let flushing: Promise<void> | null = null
   let lastFailure = 0
 
-  async function writeBatch(rows: Row[]): Promise<void> {
-    const params: unknown[] = []
-    const values = rows.map((r) => {
-      const at = params.length
-      params.push(newId(), r.level, r.source, r.message, r.context, r.createdAt)
-      return `($${at + 1}, $${at + 2}, $${at + 3}, $${at + 4}, $${at + 5}, $${at + 6})`
-    })
-    await db!.query(
-      `insert into logmessage (id, level, source, message, context, created_at) values ${values.join(', ')}`,
-      params,
-    )
-  }
+  const writeBatch = (rows: Row[]) => insertLogMessages(db!, rows)
 
   const flush = (): Promise<void> => {
     flushing ??= (async () => {

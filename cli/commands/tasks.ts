@@ -2,7 +2,8 @@ import { Command, Option } from 'commander'
 import * as v from 'valibot'
 import { AppError } from '../../src/errors.ts'
 import { findTask, retryTask } from '../../src/services/tasks.ts'
-import { listTasks, TASK_STATUSES, type Task } from '../../src/store/tasks.ts'
+import { listTasks } from '../../src/store/task-admin.ts'
+import { TASK_STATUSES, type Task } from '../../src/store/tasks.ts'
 import { configFrom, output, table, withStore } from '../shared.ts'
 
 const ListOptions = v.object({

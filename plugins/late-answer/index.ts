@@ -1,17 +1,17 @@
 import * as v from 'valibot'
+import { answerReply, failedReply } from '../../src/delivery/delivery.ts'
 import { checkedTaskId, checkReply, quickReply, textResponse } from '../../src/kakao/response.ts'
 import { shapeAnswer } from '../../src/kakao/shape.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { logEvent } from '../../src/store/events.ts'
 import { uuidOrNull } from '../../src/store/rows.ts'
 import {
-  getTask,
   latestUndelivered,
   latestWithRemaining,
   markDelivered,
   setRemainingText,
-} from '../../src/store/tasks.ts'
-import { answerReply, failedReply } from '../../src/worker/delivery.ts'
+} from '../../src/store/task-delivery.ts'
+import { getTask } from '../../src/store/tasks.ts'
 
 /** Spaces and punctuation do not matter: "답변 확인", "답변확인!", "답변 확인해줘" are one request. */
 const normalise = (s: string) => s.replace(/[\s.,!?~…·'"]+/g, '').toLowerCase()

@@ -1,8 +1,9 @@
+import { answerReply, failedReply } from '../delivery/delivery.ts'
 import type { TaskQueue } from '../pipeline/types.ts'
 import type { Db } from '../store/db.ts'
-import { markInline, type Task } from '../store/tasks.ts'
+import { markInline } from '../store/task-delivery.ts'
+import type { Task } from '../store/tasks.ts'
 import type { Messages } from '../texts.ts'
-import { answerReply, failedReply } from '../worker/delivery.ts'
 import { ackResponse, checkReply, type SkillResponse, textResponse } from './response.ts'
 
 export const pendingReply = (messages: Messages, taskId: string): SkillResponse =>

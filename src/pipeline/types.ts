@@ -4,10 +4,11 @@ import type { SkillPayload } from '../kakao/payload.ts'
 import type { SkillResponse } from '../kakao/response.ts'
 import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
+import type { TaskQueue } from '../queue/types.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
-import type { ChatMessage, Task } from '../store/tasks.ts'
+import type { ChatMessage } from '../store/tasks.ts'
 import type { AppUser } from '../store/users.ts'
 import type { Messages } from '../texts.ts'
 
@@ -57,12 +58,8 @@ export type Next = () => Promise<void>
 export type Handler = (turn: Turn, next: Next) => Promise<void>
 
 /** What ai-dispatch needs from the worker pool of this instance. */
-export interface TaskQueue {
-  /** Wakes this instance's workers and, through the database, every other instance. */
-  wake(): void
-  /** Resolves with the task once it is finished (completed or failed), or null after `ms`. */
-  waitFor(taskId: string, ms: number): Promise<Task | null>
-}
+// The queue's interface lives with the queue (a lower layer); plugins keep importing it from here.
+export type { TaskQueue } from '../queue/types.ts'
 
 /** The active prompt of a name, cached and invalidated on change on every instance. */
 export interface PromptCache {

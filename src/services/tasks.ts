@@ -2,7 +2,8 @@ import { AppError } from '../errors.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { uuidOrNull } from '../store/rows.ts'
-import { getTask, retryFailedTask, type Task } from '../store/tasks.ts'
+import { retryFailedTask } from '../store/task-admin.ts'
+import { getTask, type Task } from '../store/tasks.ts'
 
 export interface RetryOutcome {
   task: Task

@@ -1,7 +1,7 @@
 import postgres from 'postgres'
 import { AppError } from '../errors.ts'
+import { redactUrl } from '../util/redact.ts'
 import type { Db, Notifier, OpenStoreOptions, Store } from './db.ts'
-import { redactUrl } from './db.ts'
 
 type Sql = postgres.Sql | postgres.TransactionSql
 

@@ -96,7 +96,7 @@ for (const dialect of await testDialects()) {
         async () => {
           const now = await samples(k)
           return sampleOf(now, 'kbot_callbacks_total', { outcome: 'sent' }) === 1 &&
-            sampleOf(now, 'kbot_tasks_total', { kind: 'answer', outcome: 'completed' }) === 2
+            sampleOf(now, 'kbot_tasks_total', { kind: 'ai_answer', outcome: 'completed' }) === 2
             ? now
             : null
         },
@@ -143,7 +143,7 @@ for (const dialect of await testDialects()) {
       await k.post('/skill', kakaoPayload({ utterance: '실패할 질문' }))
       const failed = await waitFor(async () => {
         const now = await samples(k)
-        return sampleOf(now, 'kbot_tasks_total', { kind: 'answer', outcome: 'failed' }) === 1 ? now : null
+        return sampleOf(now, 'kbot_tasks_total', { kind: 'ai_answer', outcome: 'failed' }) === 1 ? now : null
       })
       expect(sampleOf(failed, 'kbot_queue_tasks', { status: 'failed' })).toBe(1)
 

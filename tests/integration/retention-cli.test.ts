@@ -1,12 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config.ts'
+import { pruneTasks } from '../../src/jobs/retention.ts'
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage } from '../../src/store/messages.ts'
 import { insertTask, type TaskInput } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
-import { pruneTasks } from '../../src/worker/retention.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')

@@ -4,16 +4,9 @@ import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
 import { newId } from '../../src/store/rows.ts'
-import {
-  claimCallback,
-  claimTasks,
-  completeTask,
-  dueCallbacks,
-  insertTask,
-  releaseTasks,
-  renewLease,
-  type TaskInput,
-} from '../../src/store/tasks.ts'
+import { claimTasks, completeTask, releaseTasks, renewLease } from '../../src/store/task-claims.ts'
+import { claimCallback, dueCallbacks } from '../../src/store/task-delivery.ts'
+import { insertTask, type TaskInput } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 

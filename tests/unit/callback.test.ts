@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { isCallbackAllowed, parseHostRules, postCallback } from '../../src/delivery/callback.ts'
 import type { SkillResponse } from '../../src/kakao/response.ts'
-import { isCallbackAllowed, parseHostRules, postCallback } from '../../src/worker/callback.ts'
 
 /** The two real callbackUrl forms (fixtures req-04 and req-10). */
 const REAL_BANG =

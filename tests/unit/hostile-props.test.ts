@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'bun:test'
 import fc from 'fast-check'
+import { answerReply } from '../../src/delivery/delivery.ts'
 import { LIMITS as PAYLOAD_LIMITS, parseSkillPayload } from '../../src/kakao/payload.ts'
 import { LIMITS, validateSkillResponse } from '../../src/kakao/response.ts'
 import { shapeAnswer } from '../../src/kakao/shape.ts'
 import { explainName, parseNameIntent } from '../../src/names/extract.ts'
 import { DEFAULT_MESSAGES } from '../../src/texts.ts'
-import { answerReply } from '../../src/worker/delivery.ts'
 
 /**
  * Property tests for what an attacker controls: the payload, the utterance (name extractor) and, through the

@@ -1,5 +1,5 @@
 import * as v from 'valibot'
-import { parseHostRules } from '../../worker/callback.ts'
+import { parseHostRules } from '../../util/host-rules.ts'
 import { int, list, optStr } from '../fields.ts'
 
 /** `[kakao]`: the skill webhook, its callback and Kakao's limits. */

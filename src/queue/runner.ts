@@ -1,53 +1,58 @@
 import { hostname } from 'node:os'
-import type { AiClient, AiResult } from '../ai/client.ts'
-import { backoffMs, classifyFailure } from '../ai/retry.ts'
-import type { Config } from '../config.ts'
+import { backoffMs } from '../ai/retry.ts'
 import { isAppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import { type Metrics, noMetrics } from '../metrics/registry.ts'
-import type { TaskQueue } from '../pipeline/types.ts'
-import { touchConversation } from '../store/conversations.ts'
 import type { Db, Notifier } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
-import { insertMessage } from '../store/messages.ts'
 import { newId } from '../store/rows.ts'
 import {
   claimTasks,
   completeTask,
   failTask,
-  getTask,
   releaseTasks,
   renewLease,
   rescheduleTask,
-  type Task,
-} from '../store/tasks.ts'
-import type { Delivery } from './delivery.ts'
+} from '../store/task-claims.ts'
+import { enqueueTask, type Task } from '../store/tasks.ts'
+import { classifyTaskError, type TaskContext, type TaskHandler, type TaskQueue } from './types.ts'
+import { createWaiters } from './waiters.ts'
 
 export const WAKE_CHANNEL = 'kbot_wake'
 const NOTIFY_EVERY_MS = 5
 
-export interface PoolDeps {
+export interface RunnerDeps {
   db: Db
   notifier: Notifier | null
-  config: Config
   log: Logger
-  ai: AiClient
-  delivery: Delivery
+  /** Task outcomes by kind (completed, retried, failed). */
   metrics?: Metrics
+  /** Slots: how many tasks this instance runs at once (0: this instance runs none). */
+  concurrency: number
+  leaseMs: number
+  pollMs: number
+  // biome-ignore lint/suspicious/noExplicitAny: a registry holds handlers of every input type
+  handlers: readonly TaskHandler<any>[]
 }
 
-export interface PoolStats {
+export interface RunnerStats {
   size: number
   busy: number
   running: boolean
   instance: string
 }
 
-export interface WorkerPool extends TaskQueue {
+export interface QueueRunner extends TaskQueue {
   start(): Promise<void>
   /** Stops claiming, lets running tasks finish for `graceMs`, then puts the rest back to pending. */
   stop(graceMs: number): Promise<void>
-  stats(): PoolStats
+  stats(): RunnerStats
+  /** Enqueues a task of a registered kind with the handler's attempts and far deadline; null on a duplicate key. */
+  enqueue<I>(
+    kind: string,
+    input: I,
+    opts?: { dedupeKey?: string; userId?: string; convId?: string; runAfter?: Date },
+  ): Promise<Task<I> | null>
 }
 
 interface Running {
@@ -56,21 +61,25 @@ interface Running {
   done: Promise<void>
 }
 
+class LeaseLost extends Error {}
+
 /**
- * An in-process pool of `worker.concurrency` slots that drains aiprocessingtask. Pick-up is by wake-up: the
- * instance that accepted a request wakes itself at once, other instances hear a NOTIFY when this one is full,
- * and the poll is only a backstop. No transaction is open during a model call.
+ * Drains aiprocessingtask with `concurrency` slots and knows nothing of what a task does: each claimed task
+ * runs `handlers[task.kind]`. Pick-up is by wake-up (this instance at once, others by NOTIFY when this one is
+ * full), the poll is only a backstop. Every write about a task is fenced by its lease owner; a lease is renewed
+ * every third of its length while the handler runs. No transaction is open while a handler works.
  */
-export function createWorkerPool(deps: PoolDeps): WorkerPool {
-  const { db, config, ai, delivery } = deps
+export function createQueueRunner(deps: RunnerDeps): QueueRunner {
+  const { db, leaseMs } = deps
   const metrics = deps.metrics ?? noMetrics
-  const size = config.worker.concurrency
-  const leaseMs = config.worker.lease_ms
+  const size = deps.concurrency
+  const handlers = new Map(deps.handlers.map((h) => [h.kind, h]))
+  const kinds = [...handlers.keys()]
   const instance = `${hostname()}:${process.pid}:${newId().slice(-6)}`
   const log = deps.log.child({ instance })
   const running = new Map<string, Running>()
-  const waiters = new Map<string, Set<(task: Task) => void>>()
-  const deliveries = new Set<Promise<void>>()
+  const waiters = createWaiters(db)
+  const background = new Set<Promise<void>>()
   const timers = new Set<ReturnType<typeof setTimeout>>()
   let claimSeq = 0
   let active = false
@@ -99,17 +108,12 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
 
   const track = (p: Promise<void>) => {
     const tracked = p
-      .catch((err) => log.error({ err }, 'callback delivery failed'))
-      .finally(() => deliveries.delete(tracked))
-    deliveries.add(tracked)
+      .catch((err) => log.error({ err }, 'background work of a task failed'))
+      .finally(() => background.delete(tracked))
+    background.add(tracked)
   }
 
-  const settle = (task: Task) => {
-    const set = waiters.get(task.id)
-    if (!set) return
-    waiters.delete(task.id)
-    for (const resolve of set) resolve(task)
-  }
+  const settle = waiters.settle
 
   /** Claims as many tasks as there are free slots; coalesces concurrent wake-ups into one more round. */
   function fill(): Promise<void> {
@@ -125,7 +129,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
           const limit = size - running.size
           let claimed: Task[]
           try {
-            claimed = await claimTasks(db, { owner, limit, leaseMs })
+            claimed = await claimTasks(db, { owner, limit, leaseMs, kinds })
           } catch (err) {
             // Database down: back off to the poll; log once per ten seconds, not per wake-up.
             if (Date.now() - lastClaimError > 10_000)
@@ -165,8 +169,13 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
   }
 
   async function run(task: Task, owner: string, abort: AbortController): Promise<void> {
-    const tlog = log.child({ taskId: task.id, attempt: task.attempts })
+    const handler = handlers.get(task.kind)!
+    const tlog = log.child({ taskId: task.id, kind: task.kind, attempt: task.attempts })
     let leaseLost = false
+    let completed: Task | null = null
+    // An error while completing (database away) is not the handler's failure: the task stays leased and is
+    // taken up again after its lease, as if this worker had died.
+    let completing = false
     const renew = setInterval(
       () => {
         renewLease(db, task.id, owner, leaseMs)
@@ -181,6 +190,32 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
       },
       Math.max(100, Math.floor(leaseMs / 3)),
     )
+    const ctx: TaskContext = {
+      signal: abort.signal,
+      log: tlog,
+      owner,
+      background: track,
+      async complete(write) {
+        if (leaseLost) return null
+        completing = true
+        try {
+          completed = await db.tx(async (tx) => {
+            const fields = (await write?.(tx)) ?? {}
+            const done = await completeTask(tx, { ...fields, id: task.id, owner })
+            // Lease lost between the work and here: roll back what `write` stored too.
+            if (!done) throw new LeaseLost()
+            return done
+          })
+        } catch (err) {
+          if (!(err instanceof LeaseLost)) throw err
+          completing = false
+          tlog.warn('lease lost before completion; the result was discarded')
+          return null
+        }
+        completing = false
+        return completed
+      },
+    }
     try {
       if (task.attempts > task.maxAttempts) {
         await finishFailed(
@@ -191,78 +226,23 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
         )
         return
       }
-      let callbackLive = task.callbackStatus === 'pending'
-      const timeLeft = task.deadlineAt.getTime() - Date.now()
-      if (callbackLive && timeLeft < config.worker.min_attempt_ms) {
-        // Too late for this attempt to make the callback: apologise now; the answer will wait for "답변 확인".
-        track(delivery.deliver(task))
-        callbackLive = false
-      }
-      const timeoutMs = callbackLive ? Math.min(config.openai.timeout_ms, timeLeft) : config.openai.timeout_ms
-      let result: AiResult
       try {
-        result = await ai.complete(task.input, { signal: abort.signal, timeoutMs })
+        await handler.run(task, ctx)
+        if (!completed && !leaseLost && !abort.signal.aborted) await ctx.complete()
       } catch (err) {
         if (leaseLost) return
         if (stopping && abort.signal.aborted) return // released to pending by stop()
-        await handleFailure(task, owner, err, callbackLive, tlog)
+        if (completing) throw err
+        await handleFailure(handler, task, owner, err, ctx)
         return
       }
-      if (leaseLost) return
-      const completed = await db.tx(async (tx) => {
-        const messageId = newId()
-        if (task.convId) {
-          await insertMessage(tx, {
-            id: messageId,
-            convId: task.convId,
-            role: 'assistant',
-            content: result.text,
-            tokens: result.completionTokens,
-          })
-          await tx.query(
-            `insert into promptlog (msg_id, task_id, prompt_id, prompt_name, prompt_version, model, temperature,
-               max_tokens, messages, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_usd,
-               cached_tokens)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
-            [
-              messageId,
-              task.id,
-              task.input.prompt?.id ?? null,
-              task.input.prompt?.name ?? null,
-              task.input.prompt?.version ?? null,
-              result.model,
-              task.input.temperature,
-              task.input.maxTokens,
-              task.input.messages,
-              result.promptTokens,
-              result.completionTokens,
-              result.totalTokens,
-              result.latencyMs,
-              result.costUsd,
-              result.cachedTokens,
-            ],
-          )
-          await touchConversation(tx, task.convId)
-        }
-        const done = await completeTask(tx, {
-          id: task.id,
-          owner,
-          aiResponse: result.text,
-          responseMessageId: task.convId ? messageId : null,
-          tokensUsed: result.totalTokens,
-        })
-        // Lease lost between the model call and here: roll back the message and promptlog too.
-        if (!done) throw new LeaseLost()
-        return done
-      })
-      tlog.debug({ latencyMs: result.latencyMs, tokens: result.totalTokens }, 'task completed')
-      metrics.model(result)
-      metrics.task('answer', 'completed')
+      if (!completed) return
+      tlog.debug('task completed')
+      metrics.task(task.kind, 'completed')
       settle(completed)
-      if (completed.callbackStatus === 'pending') track(delivery.deliver(completed))
+      handler.onCompleted?.(completed, ctx)
     } catch (err) {
-      if (err instanceof LeaseLost) tlog.warn('lease lost before completion; the answer was discarded')
-      else if (isAppError(err, 'DB_UNAVAILABLE'))
+      if (isAppError(err, 'DB_UNAVAILABLE'))
         tlog.warn({ err }, 'database unavailable; the task will be retried after its lease')
       else tlog.error({ err }, 'task crashed')
     } finally {
@@ -270,40 +250,51 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
     }
   }
 
-  async function handleFailure(task: Task, owner: string, err: unknown, callbackLive: boolean, tlog: Logger) {
-    const info = classifyFailure(err)
+  async function handleFailure(
+    handler: TaskHandler,
+    task: Task,
+    owner: string,
+    err: unknown,
+    ctx: TaskContext,
+  ) {
+    const info = (handler.classify ?? classifyTaskError)(err)
     if (info.retryable && task.attempts < task.maxAttempts) {
-      const delay = backoffMs(task.attempts, info.retryAfterMs)
+      // Capped by the deadline while it is ahead: a task that may still make it is not put off past it.
+      const left = task.deadlineAt.getTime() - Date.now()
+      const base = backoffMs(task.attempts, info.retryAfterMs)
+      const delay = handler.backoffMs ? handler.backoffMs(task, info) : left > 0 ? Math.min(base, left) : base
       const runAfter = new Date(Date.now() + delay)
-      // Fenced: a worker that lost its lease must not touch the task, nor use its callback.
+      // Fenced: a worker that lost its lease must not touch the task.
       if (!(await rescheduleTask(db, task.id, owner, runAfter, info.reason))) return
-      tlog.warn({ reason: info.reason, retryInMs: delay }, 'model attempt failed; retrying')
-      metrics.task('answer', 'retried')
+      metrics.task(task.kind, 'retried')
+      ctx.log.warn({ reason: info.reason, retryInMs: delay }, 'attempt failed; retrying')
       wakeAt(delay)
-      if (callbackLive && runAfter.getTime() + config.worker.min_attempt_ms > task.deadlineAt.getTime()) {
-        // The next attempt cannot finish before the callback expires: use it for the apology now.
-        track(delivery.deliver(task))
-      }
+      handler.onRetry?.(task, { runAfter, reason: info.reason }, ctx)
       return
     }
-    await finishFailed(task, owner, info.reason, tlog)
+    await finishFailed(task, owner, info.reason, ctx.log)
   }
 
   async function finishFailed(task: Task, owner: string, reason: string, tlog: Logger) {
     const failed = await failTask(db, task.id, owner, reason)
     if (!failed) return
     tlog.error({ reason, attempts: task.attempts }, 'task failed')
-    metrics.task('answer', 'failed')
+    metrics.task(task.kind, 'failed')
     await logEvent(db, 'task_failed', task.userId, { task_id: task.id, reason, attempts: task.attempts })
     settle(failed)
-    if (failed.callbackStatus === 'pending') track(delivery.deliver(failed))
+    handlers.get(task.kind)?.onFailed?.(failed, { log: tlog, background: track })
+  }
+
+  function wake(): void {
+    if (active && !stopping && running.size < size) void fill()
+    else notifyOthers()
   }
 
   return {
     async start() {
       if (active || size === 0) return
       active = true
-      poll = setInterval(() => void fill(), config.worker.poll_ms)
+      poll = setInterval(() => void fill(), deps.pollMs)
       if (deps.notifier) {
         try {
           // onReady also fires after a reconnect: catch up on anything announced while we were deaf.
@@ -319,35 +310,25 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
       void fill()
     },
 
-    wake() {
-      if (active && !stopping && running.size < size) void fill()
-      else notifyOthers()
+    wake,
+
+    async enqueue(kind, input, opts = {}) {
+      const handler = handlers.get(kind)
+      if (!handler) throw new Error(`no task handler is registered for kind ${kind}`)
+      const now = new Date()
+      const task = await enqueueTask<typeof input>(db, {
+        kind,
+        input,
+        ...opts,
+        deadlineAt: new Date(now.getTime() + (handler.deadlineMs ?? 3_600_000)),
+        maxAttempts: handler.maxAttempts ?? 3,
+        now,
+      })
+      if (task) wake()
+      return task
     },
 
-    waitFor(taskId, ms) {
-      return new Promise((resolve) => {
-        const set = waiters.get(taskId) ?? new Set<(task: Task) => void>()
-        waiters.set(taskId, set)
-        const done = (task: Task | null) => {
-          clearTimeout(timer)
-          clearInterval(check)
-          set.delete(onTask)
-          if (set.size === 0 && waiters.get(taskId) === set) waiters.delete(taskId)
-          resolve(task)
-        }
-        const onTask = (task: Task) => done(task)
-        set.add(onTask)
-        // Another instance may finish it: look in the database now and then, and once more at the end.
-        const look = async () => {
-          const task = await getTask(db, taskId).catch(() => null)
-          return task && (task.status === 'completed' || task.status === 'failed') ? task : null
-        }
-        const check = setInterval(() => {
-          void look().then((task) => task && done(task))
-        }, 500)
-        const timer = setTimeout(() => void look().then(done), ms)
-      })
-    },
+    waitFor: waiters.waitFor,
 
     async stop(graceMs) {
       if (!active || stopping) return
@@ -367,12 +348,10 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
         log.warn({ released }, 'shutdown grace period over: unfinished tasks returned to pending')
         await all()
       }
-      await Promise.race([Promise.all(deliveries), Bun.sleep(Math.max(1000, graceMs))])
+      await Promise.race([Promise.all(background), Bun.sleep(Math.max(1000, graceMs))])
       active = false
     },
 
     stats: () => ({ size, busy: running.size, running: active && !stopping, instance }),
   }
 }
-
-class LeaseLost extends Error {}

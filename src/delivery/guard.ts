@@ -3,7 +3,7 @@ import type { Logger } from '../logger.ts'
 import type { Metrics } from '../metrics/registry.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
-import { dueCallbacks, expireCallbacks } from '../store/tasks.ts'
+import { dueCallbacks, expireCallbacks } from '../store/task-delivery.ts'
 import type { Delivery } from './delivery.ts'
 
 export interface DeliveryGuard {

@@ -1,0 +1,143 @@
+import type { Db } from './db.ts'
+import { type Row, type Task, toTask } from './tasks.ts'
+
+// A task's Kakao callback and what reached the user (inline, callback, "답변 확인", "자세히").
+
+/** A callbackUrl with less life left than this is not used any more (the POST could arrive too late). */
+export const CALLBACK_MIN_LIFE_MS = 500
+/**
+ * Takes the single use of a task's callbackUrl. Whoever gets the row back is the only one allowed to POST;
+ * the status is written before the request so that a crash can never lead to a second POST.
+ */
+export async function claimCallback(db: Db, id: string, now = new Date()): Promise<Task | null> {
+  // Not in the URL's last half second: a POST that cannot arrive in time is never started.
+  const rows = await db.query<Row>(
+    `update aiprocessingtask set callback_status = 'sent', callback_sent_at = $2, updated_at = $2
+      where id = $1 and callback_status = 'pending' and (expires_at is null or expires_at > $3) returning *`,
+    [id, now, new Date(now.getTime() + CALLBACK_MIN_LIFE_MS)],
+  )
+  return rows[0] ? toTask(rows[0]) : null
+}
+
+export async function recordCallbackOutcome(
+  db: Db,
+  id: string,
+  outcome: {
+    status: 'sent' | 'rejected'
+    error: string | null
+    deliveredAnswer: boolean
+    remainingText?: string | null
+  },
+  now = new Date(),
+): Promise<void> {
+  await db.query(
+    `update aiprocessingtask
+        set callback_status = $2, callback_error = $3,
+            delivered_at = case when $4 then $5 else delivered_at end,
+            remaining_text = case when $4 then $6 else remaining_text end,
+            updated_at = $5
+      where id = $1`,
+    [id, outcome.status, outcome.error, outcome.deliveredAnswer, now, outcome.remainingText ?? null],
+  )
+}
+
+/** A finished task's callback is normally sent by its worker at once; after this, the guard sends it. */
+const FINISHED_GRACE_MS = 3000
+
+/**
+ * Callbacks that must go out now: their deadline has come; they are still queued with too little time left
+ * for a model attempt (admission under overload: the user gets a short apology instead of silence); or the
+ * task finished but its worker died (or the database blinked) before it could send the callback.
+ */
+export async function dueCallbacks(db: Db, now: Date, minAttemptMs: number, limit = 100): Promise<Task[]> {
+  const rows = await db.query<Row>(
+    `select * from aiprocessingtask
+      where callback_status = 'pending'
+        and (deadline_at <= $1
+             or (status = 'pending' and deadline_at <= $2)
+             or (status in ('completed', 'failed') and completed_at <= $3))
+      order by deadline_at
+      limit $4`,
+    [now, new Date(now.getTime() + minAttemptMs), new Date(now.getTime() - FINISHED_GRACE_MS), limit],
+  )
+  return rows.map(toTask)
+}
+
+/** Marks callbacks that can no longer be used (every instance was down past the URL's lifetime). */
+export async function expireCallbacks(db: Db, now = new Date()): Promise<Task[]> {
+  const rows = await db.query<Row>(
+    `update aiprocessingtask set callback_status = 'expired', updated_at = $1
+      where callback_status = 'pending' and expires_at <= $1 returning *`,
+    [now],
+  )
+  return rows.map(toTask)
+}
+
+/** The inline path answered in the HTTP response: true when this call delivered it (nobody else did). */
+export async function markInline(
+  db: Db,
+  id: string,
+  remainingText: string | null,
+  now = new Date(),
+): Promise<boolean> {
+  const rows = await db.query(
+    `update aiprocessingtask set callback_status = 'inline', delivered_at = $2, remaining_text = $3, updated_at = $2
+      where id = $1 and status = 'completed' and delivered_at is null and callback_status = 'none' returning id`,
+    [id, now, remainingText],
+  )
+  return rows.length === 1
+}
+
+/** A held answer was shown by late-answer. */
+export async function markDelivered(
+  db: Db,
+  id: string,
+  remainingText: string | null,
+  now = new Date(),
+): Promise<boolean> {
+  const rows = await db.query(
+    `update aiprocessingtask set delivered_at = $2, remaining_text = $3, updated_at = $2
+      where id = $1 and delivered_at is null returning id`,
+    [id, now, remainingText],
+  )
+  return rows.length === 1
+}
+
+export async function setRemainingText(
+  db: Db,
+  id: string,
+  text: string | null,
+  now = new Date(),
+): Promise<void> {
+  await db.query('update aiprocessingtask set remaining_text = $2, updated_at = $3 where id = $1', [
+    id,
+    text,
+    now,
+  ])
+}
+
+/**
+ * The user's newest task (since `since`) whose answer has not reached them and will not come through a
+ * callback any more.
+ */
+export async function latestUndelivered(db: Db, userId: string, since: Date): Promise<Task | null> {
+  const rows = await db.query<Row>(
+    `select * from aiprocessingtask
+      where user_id = $1 and delivered_at is null and created_at >= $2
+        and callback_status not in ('inline', 'pending')
+      order by created_at desc limit 1`,
+    [userId, since],
+  )
+  return rows[0] ? toTask(rows[0]) : null
+}
+
+/** The user's newest delivered task that still has text left for "자세히". */
+export async function latestWithRemaining(db: Db, userId: string, since: Date): Promise<Task | null> {
+  const rows = await db.query<Row>(
+    `select * from aiprocessingtask
+      where user_id = $1 and remaining_text is not null and delivered_at is not null and created_at >= $2
+      order by created_at desc limit 1`,
+    [userId, since],
+  )
+  return rows[0] ? toTask(rows[0]) : null
+}
