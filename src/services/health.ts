@@ -57,7 +57,9 @@ export async function healthSnapshot(deps: HealthDeps) {
       database: { ok: true, dialect: deps.store.db.dialect, latency_ms: Math.round(latency * 100) / 100 },
       queue: {
         by_status: depth,
-        oldest_pending_age_s: oldest ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 1000)) : null,
+        oldest_pending_age_s: oldest
+          ? Math.max(0, Math.round((now.getTime() - oldest.getTime()) / 1000))
+          : null,
       },
       callbacks_last_hour: callbacks,
     }

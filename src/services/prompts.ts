@@ -49,12 +49,22 @@ export const NewPromptBody = v.strictObject({
     v.check((s) => s.trim().length > 0, 'must not be empty'),
     v.maxLength(20_000, 'must be at most 20000 characters'),
   ),
-  description: nullable(v.pipe(v.string('must be a string'), v.maxLength(500, 'must be at most 500 characters'))),
+  description: nullable(
+    v.pipe(v.string('must be a string'), v.maxLength(500, 'must be at most 500 characters')),
+  ),
   model: nullable(
-    v.pipe(v.string('must be a string'), v.minLength(1, 'must not be empty'), v.maxLength(100, 'is too long')),
+    v.pipe(
+      v.string('must be a string'),
+      v.minLength(1, 'must not be empty'),
+      v.maxLength(100, 'is too long'),
+    ),
   ),
   temperature: nullable(
-    v.pipe(v.number('must be a number'), v.minValue(0, 'must be at least 0'), v.maxValue(2, 'must be at most 2')),
+    v.pipe(
+      v.number('must be a number'),
+      v.minValue(0, 'must be at least 0'),
+      v.maxValue(2, 'must be at most 2'),
+    ),
   ),
   max_tokens: nullable(
     v.pipe(
@@ -133,7 +143,12 @@ export async function getPromptVersion(deps: Pick<PromptServiceDeps, 'db'>, id: 
 }
 
 /** Line diff of two versions' system prompts, and which parameters differ. */
-export async function diffPrompt(deps: Pick<PromptServiceDeps, 'db'>, name: string, from: number, to: number) {
+export async function diffPrompt(
+  deps: Pick<PromptServiceDeps, 'db'>,
+  name: string,
+  from: number,
+  to: number,
+) {
   const versions = await listPromptVersions(deps.db, name)
   if (versions.length === 0) throw new AppError('NOT_FOUND', `no prompt named "${name}"`)
   const pick = (n: number) => {

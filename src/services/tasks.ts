@@ -33,25 +33,47 @@ export function taskView(t: Task) {
 
 export type TaskView = ReturnType<typeof taskView>
 
+/** The public `GET /user/ai-status/:task_id` (SPEC §4): the same view, without the operator's fields. */
+export function userTaskView(t: Task) {
+  const {
+    task_id,
+    status,
+    ai_response,
+    tokens_used,
+    attempts,
+    error,
+    callback_status,
+    created_at,
+    completed_at,
+  } = taskView(t)
+  return {
+    task_id,
+    status,
+    ai_response,
+    tokens_used,
+    attempts,
+    error,
+    callback_status,
+    created_at,
+    completed_at,
+  }
+}
+
+/** A whole number from a query string ("20") or JSON (20). */
+const wholeNumber = v.pipe(
+  v.union([v.string(), v.number()], 'must be a whole number'),
+  v.transform(String),
+  v.regex(/^\d{1,9}$/, 'must be a whole number'),
+  v.transform(Number),
+)
+
 export const TaskListQuery = v.strictObject({
   status: v.optional(v.picklist(TASK_STATUSES, `must be one of ${TASK_STATUSES.join(', ')}`)),
   limit: v.optional(
-    v.pipe(
-      v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number))]),
-      v.integer('must be a whole number'),
-      v.minValue(1, 'must be at least 1'),
-      v.maxValue(500, 'must be at most 500'),
-    ),
+    v.pipe(wholeNumber, v.minValue(1, 'must be at least 1'), v.maxValue(500, 'must be at most 500')),
     50,
   ),
-  offset: v.optional(
-    v.pipe(
-      v.union([v.number(), v.pipe(v.string(), v.regex(/^\d+$/, 'must be a whole number'), v.transform(Number))]),
-      v.integer('must be a whole number'),
-      v.minValue(0, 'must not be negative'),
-    ),
-    0,
-  ),
+  offset: v.optional(wholeNumber, 0),
 })
 
 export interface TaskPage {
@@ -126,7 +148,12 @@ export async function retryFailedSince(
   since: Date | undefined,
   now = new Date(),
 ): Promise<{ retried: RetryOutcome[]; skipped: { task_id: string; reason: string }[] }> {
-  const failed = await findTasks(db, { status: 'failed', ...(since ? { since } : {}), limit: 10_000, offset: 0 })
+  const failed = await findTasks(db, {
+    status: 'failed',
+    ...(since ? { since } : {}),
+    limit: 10_000,
+    offset: 0,
+  })
   const retried: RetryOutcome[] = []
   const skipped: { task_id: string; reason: string }[] = []
   for (const task of failed.reverse()) {

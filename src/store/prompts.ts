@@ -169,6 +169,8 @@ export async function listPromptNames(db: Db): Promise<PromptSummary[]> {
 
 /** All versions of a name, newest first. */
 export async function listPromptVersions(db: Db, name: string): Promise<PromptVersion[]> {
-  const rows = await db.query<Row>('select * from prompttemplate where name = $1 order by version desc', [name])
+  const rows = await db.query<Row>('select * from prompttemplate where name = $1 order by version desc', [
+    name,
+  ])
   return rows.map(toPrompt)
 }

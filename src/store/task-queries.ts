@@ -35,7 +35,10 @@ export async function findTasks(
 
 export async function countTasks(db: Db, filter: TaskFilter): Promise<number> {
   const params: unknown[] = []
-  const [row] = await db.query<Row>(`select count(*) as n from aiprocessingtask ${whereOf(filter, params)}`, params)
+  const [row] = await db.query<Row>(
+    `select count(*) as n from aiprocessingtask ${whereOf(filter, params)}`,
+    params,
+  )
   return Number(row?.n ?? 0)
 }
 
@@ -55,7 +58,10 @@ export async function oldestPendingCreatedAt(db: Db): Promise<Date | null> {
 }
 
 /** Delivery outcomes of the tasks created since `since`, by callback status. */
-export async function callbackOutcomesSince(db: Db, since: Date): Promise<Partial<Record<CallbackStatus, number>>> {
+export async function callbackOutcomesSince(
+  db: Db,
+  since: Date,
+): Promise<Partial<Record<CallbackStatus, number>>> {
   const rows = await db.query<Row>(
     `select callback_status, count(*) as n from aiprocessingtask where created_at >= $1 group by callback_status`,
     [since],
