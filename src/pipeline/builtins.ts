@@ -5,6 +5,7 @@
 export const BUILTIN_PLUGINS = [
   'late-answer',
   'name-command',
+  'rate-limit',
   'prompt-resolver',
   'history-context',
   'ai-dispatch',

@@ -14,6 +14,7 @@ export type EventType =
   | 'callback_rejected'
   | 'callback_refused'
   | 'late_answer_served'
+  | 'rate_limited'
 
 export async function logEvent(
   db: Db,

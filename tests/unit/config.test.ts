@@ -40,6 +40,7 @@ describe('loadConfig', () => {
     expect(c.pipeline.order).toEqual([
       'late-answer',
       'name-command',
+      'rate-limit',
       'prompt-resolver',
       'history-context',
       'ai-dispatch',
