@@ -40,6 +40,8 @@ for (const dialect of await testDialects()) {
       await waitFor(() => model.requests.length > before, { what: 'the model call' })
       return model.requests.find((r, i) => i >= before && r.body.messages.at(-1)?.content === utterance)!.body
     }
+    // On PostgreSQL the change must arrive by NOTIFY, well before the cache's 5 s expiry (SQLite's only way).
+    const spread = () => ({ timeoutMs: dialect === 'postgres' ? 3000 : 10_000 })
     const activeRows = (name: string) =>
       a.db.store.db.query<Row>('select version from prompttemplate where name = $1 and is_active = $2', [
         name,
@@ -85,11 +87,14 @@ for (const dialect of await testDialects()) {
       // b cached v1 in the first test: the change must reach it (NOTIFY on PostgreSQL, the expiry on SQLite).
       await waitFor(async () => (await b.kbot.prompts.active('default'))?.version === 2, {
         what: 'b sees v2',
+        ...spread(),
       })
       expect((await turnOn(b, '세 번째 질문')).messages[0]!.content).toStartWith('버전 2입니다.')
     })
 
     test('activating v1 is the rollback, on both instances', async () => {
+      b.kbot.prompts.invalidate()
+      expect((await b.kbot.prompts.active('default'))?.version).toBe(2) // b's cache is fresh: only NOTIFY can beat it
       const res = await admin('POST', `/admin/prompts/${ids[1]}/activate`)
       expect(res.status).toBe(200)
       expect(res.json).toMatchObject({ version: 1, is_active: true })
@@ -101,6 +106,7 @@ for (const dialect of await testDialects()) {
       ])
       await waitFor(async () => (await b.kbot.prompts.active('default'))?.version === 1, {
         what: 'b rolls back',
+        ...spread(),
       })
       const sent = await turnOn(b, '네 번째 질문')
       expect(sent.messages[0]!.content).toContain('상담 도우미')
