@@ -73,7 +73,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
   })
   const routes = [
     kakaoRoutes({ config, db: store.db, turns }),
-    adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
+    adminRoutes({
+      config,
+      store,
+      pool,
+      startedAt: new Date(),
+      promptsChanged: () => prompts.changed(),
+      wake: () => pool.wake(),
+    }),
   ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.

@@ -88,6 +88,25 @@ for (const dialect of await testDialects()) {
       })
     })
 
+    test('with the database gone, /admin/health still answers: 503, degraded, with the reason', async () => {
+      const down = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `admin-down-${dialect}`,
+        env: { ADMIN_TOKEN: TOKEN, WORKER_CONCURRENCY: '0' },
+        db: k.db,
+      })
+      await down.kbot.store.close()
+      const res = await call(down, 'GET', '/admin/health', { token: TOKEN })
+      expect(res.status).toBe(503)
+      expect(res.json).toMatchObject({
+        status: 'degraded',
+        database: { ok: false },
+        queue: null,
+        version: expect.any(String),
+      })
+      await down.stop().catch(() => {})
+    })
+
     test('a failed task: retry → pending again with an honest note; not failed → 409; unknown or bad id → 404', async () => {
       const turn = await k.post('/skill', kakaoPayload({ utterance: '질문이에요', userId: 'retry-user' }))
       expect(turn.status).toBe(200)
