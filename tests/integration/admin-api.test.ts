@@ -282,6 +282,7 @@ for (const dialect of await testDialects()) {
       expect(sources.length).toBeGreaterThanOrEqual(2)
       for (const src of sources) expect(src).toStartWith('/docs/assets/')
       expect(html).not.toMatch(/https?:\/\//)
+      expect(html).toContain('"validatorUrl":null')
       for (const src of sources) {
         const asset = await k.kbot.app.handle(new Request(`http://localhost${src}`))
         expect(asset.status).toBe(200)
