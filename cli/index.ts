@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
 import { chatCommand } from './commands/chat.ts'
 import { migrateCommand } from './commands/migrate.ts'
+import { promptsCommand } from './commands/prompts.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
 import { usageCommand } from './commands/usage.ts'
@@ -17,6 +18,7 @@ const program = new Command('kbot')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
+  .addCommand(promptsCommand())
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
   .addCommand(chatCommand())

@@ -2,6 +2,7 @@ import { type AiClient, createAiClient } from './ai/client.ts'
 import type { Config } from './config.ts'
 import { createDelivery } from './delivery/delivery.ts'
 import { createDeliveryGuard } from './delivery/guard.ts'
+import { adminRoutes } from './http/admin-routes.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
@@ -100,6 +101,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
     kakaoRoutes({ config, db: store.db, turns, metrics }),
     metricsRoutes({ config, metrics }),
     usageRoutes({ config, db: store.db }),
+    adminRoutes({
+      config,
+      store,
+      pool,
+      startedAt: new Date(),
+      promptsChanged: () => prompts.changed(),
+      wake: () => pool.wake(),
+    }),
   ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.

@@ -44,6 +44,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
     log.warn(
       'KAKAO_SKILL_SECRET is not set: /skill and /welcome answer anyone who finds the URL; set it and add the header in Open Builder',
     )
+  if (!config.admin_token)
+    log.warn('ADMIN_TOKEN is not set: every /admin/* route and /metrics answer 401 until it is')
 
   kbot.app.listen({
     hostname: config.host,
