@@ -14,16 +14,18 @@ export function stripDecorations(text: string): string {
 }
 
 /**
- * A letter typed again and again is one letter: "죽고싶어어어" → "죽고싶어", "너무너무" stays. Runs of the same
- * character (two or more) collapse, so the rules need not spell every stretch. Korean words with a doubled
- * syllable that matter to the rules are rare; the lexicon is written against the collapsed form.
+ * A letter typed three times or more is one letter: "죽고싶어어어" → "죽고싶어". Two stay two: Korean doubles
+ * syllables in ordinary words (자해해, 하하, 다다음), and a stretch of two rarely sits inside a rule's words.
  */
 export function collapseRepeats(text: string): string {
-  return text.replace(/(.)\1+/gu, '$1')
+  return text.replace(/(.)\1\1+/gu, '$1')
 }
 
-/** Stretched vowels written as an extra syllable: "싶어어" is handled by collapseRepeats; "시퍼어" too. */
-const CLAUSE_BREAK = /[.!?…~;,\n]+/
+/**
+ * Sentences end at punctuation followed by a space or the end, or at a line break. Dots between letters
+ * ("죽고.싶.어") are decoration, not sentence ends.
+ */
+const CLAUSE_BREAK = /[.!?…~;,]+(?:\s|$)|\n/
 
 /**
  * The form the safety rules read: decorations removed, lower case, repeats collapsed, every space and
@@ -34,6 +36,6 @@ export function compactClauses(text: string): string[] {
   return stripDecorations(text)
     .toLowerCase()
     .split(CLAUSE_BREAK)
-    .map((clause) => collapseRepeats(clause.replace(/[\s"'`´“”‘’()[\]{}<>「」『』·:*_-]+/g, '')))
+    .map((clause) => collapseRepeats(clause.replace(/[\s"'`´“”‘’()[\]{}<>「」『』·:*_.,!?…~;-]+/g, '')))
     .filter((clause) => clause !== '')
 }

@@ -97,6 +97,8 @@ describe('normalisation', () => {
   test('spacing, repeats and punctuation disappear; clauses stay apart', () => {
     expect(compactClauses('죽 고 싶 어 어 어!! 근데 괜찮아')).toEqual(['죽고싶어', '근데괜찮아'])
     expect(compactClauses('주…  죽고싶어어어어 🥲')).toEqual(['주', '죽고싶어'])
+    expect(compactClauses('죽고.싶.어')).toEqual(['죽고싶어'])
+    expect(compactClauses('자해해')).toEqual(['자해해'])
     expect(compactClauses('ㅋㅋㅋ')).toEqual([])
   })
 })
