@@ -5,6 +5,7 @@ import { messagesSection } from './sections/messages.ts'
 import { openaiSection } from './sections/openai.ts'
 import { pipelineSection, pluginsSection } from './sections/pipeline.ts'
 import { retentionSection } from './sections/retention.ts'
+import { safetySection } from './sections/safety.ts'
 import { workerSection } from './sections/worker.ts'
 
 /** The whole configuration: top-level settings, then one section per concern (`src/config/sections/`). */
@@ -20,6 +21,7 @@ export const ConfigSchema = v.strictObject({
   kakao: kakaoSection,
   worker: workerSection,
   retention: retentionSection,
+  safety: safetySection,
   pipeline: pipelineSection,
   plugins: pluginsSection,
   messages: messagesSection,

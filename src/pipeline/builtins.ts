@@ -4,6 +4,7 @@
  */
 export const BUILTIN_PLUGINS = [
   'late-answer',
+  'crisis-guard',
   'name-command',
   'prompt-resolver',
   'history-context',

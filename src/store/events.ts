@@ -14,6 +14,8 @@ export type EventType =
   | 'callback_rejected'
   | 'callback_refused'
   | 'late_answer_served'
+  | 'crisis_flagged'
+  | 'moderation_flagged'
 
 export async function logEvent(
   db: Db,

@@ -262,7 +262,7 @@ greet = "${pluginFile('greet.ts')}"
 
   test('unknown name', async () => {
     expect(await problemsOf(`[pipeline]\norder = ["late-answer", "no-such-plugin"]`)).toEqual([
-      'unknown plugin "no-such-plugin" in [pipeline] order; built-in plugins are late-answer, name-command, ' +
+      'unknown plugin "no-such-plugin" in [pipeline] order; built-in plugins are late-answer, crisis-guard, name-command, ' +
         'prompt-resolver, history-context, ai-dispatch, and your own need a path in [pipeline.paths]',
     ])
   })
