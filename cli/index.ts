@@ -2,6 +2,7 @@
 import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
 import { migrateCommand } from './commands/migrate.ts'
+import { safetyCommand } from './commands/safety.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
 import { fail } from './shared.ts'
@@ -15,6 +16,7 @@ const program = new Command('kbot')
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
   .addCommand(tasksCommand())
+  .addCommand(safetyCommand())
 
 try {
   await program.parseAsync()

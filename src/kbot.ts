@@ -2,11 +2,13 @@ import { type AiClient, createAiClient } from './ai/client.ts'
 import type { Config } from './config.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
+import { safetyRoutes } from './http/safety-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
+import { operatorLexicon } from './safety/lexicon.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
 import { parseHostRules } from './worker/callback.ts'
@@ -71,6 +73,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
     trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
   })
   const routes = [kakaoRoutes({ config, db: store.db, turns })]
+  // /admin/safety, and /test-safety in DEBUG mode, with the lexicon crisis-guard was built with.
+  const guardOptions = pipeline.optionsOf('crisis-guard') as { extra_lexicon?: string[] } | undefined
+  let lexicon: ReturnType<typeof operatorLexicon> | null = null
+  const safetyLexicon = () => {
+    lexicon ??= operatorLexicon(config.configDir, guardOptions?.extra_lexicon ?? [])
+    return lexicon
+  }
+  routes.push(...(safetyRoutes({ config, db: store.db, lexicon: safetyLexicon }) as never[]))
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.
     const { debugRoutes } = await import('./http/debug-routes.ts')

@@ -1,10 +1,9 @@
-import { isAbsolute, resolve } from 'node:path'
 import * as v from 'valibot'
 import { textResponse } from '../../src/kakao/response.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { queueSafetyAlert } from '../../src/safety/alert.ts'
 import { classify } from '../../src/safety/classify.ts'
-import { loadLexicon } from '../../src/safety/lexicon.ts'
+import { operatorLexicon } from '../../src/safety/lexicon.ts'
 import { SAFETY_SYSTEM_PROMPT } from '../../src/safety/prompt.ts'
 import { crisisReply } from '../../src/safety/reply.ts'
 import { insertMessage } from '../../src/store/messages.ts'
@@ -24,9 +23,8 @@ export default definePlugin({
   }),
   setup(deps, options) {
     const { db, config } = deps
-    const extra = options.extra_lexicon.map((p) => (isAbsolute(p) ? p : resolve(config.configDir, p)))
     // Read once at start: a broken operator file stops the server with its name, not a turn later.
-    const lexicon = loadLexicon(extra)
+    const lexicon = operatorLexicon(config.configDir, options.extra_lexicon)
     let promptReady = false
 
     /** The safety prompt exists before the first flagged conversation's next turn needs it. */

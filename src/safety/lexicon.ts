@@ -4,7 +4,7 @@
  * lists concatenated and single patterns taken from the last file that sets them.
  */
 import { readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { isAbsolute, join, resolve } from 'node:path'
 import * as v from 'valibot'
 
 export const CRISIS_KINDS = ['suicide', 'self_harm', 'abuse'] as const
@@ -149,4 +149,9 @@ export function loadLexicon(extra: readonly string[] = [], dir = DEFAULT_LEXICON
     .map((f) => join(dir, f))
   const paths = [...shipped, ...extra]
   return compileLexicon(paths.map(readLexiconFile), paths)
+}
+
+/** The lexicon crisis-guard uses: shipped files plus `[plugins.crisis-guard] extra_lexicon`, relative to the config. */
+export function operatorLexicon(configDir: string, extra: readonly string[]): Lexicon {
+  return loadLexicon(extra.map((p) => (isAbsolute(p) ? p : resolve(configDir, p))))
 }

@@ -15,7 +15,6 @@ export type EventType =
   | 'callback_refused'
   | 'late_answer_served'
   | 'crisis_flagged'
-  | 'moderation_flagged'
 
 export async function logEvent(
   db: Db,
