@@ -1,6 +1,8 @@
 import { describe, expect, test } from 'bun:test'
+import { loadConfig } from '../../src/config.ts'
 import { classify } from '../../src/safety/classify.ts'
 import { CRISIS_KINDS, compileLexicon, loadLexicon, readLexiconFile } from '../../src/safety/lexicon.ts'
+import { crisisReply } from '../../src/safety/reply.ts'
 import { CASES } from './safety-cases.ts'
 
 const lexicon = loadLexicon()
@@ -122,5 +124,40 @@ describe('the lexicon is data', () => {
     }
     const file = { rules: [rule], negation: [], double_negation: [], masks: [], frames: [] }
     expect(() => compileLexicon([file, file])).toThrow('defined twice')
+  })
+})
+
+describe('the immediate reply', () => {
+  const safety = loadConfig({ env: {}, cwd: import.meta.dir }).safety
+  test('존댓말 with the name; the lines of the kind, each number once; 119', () => {
+    const text = crisisReply(safety, ['suicide', 'self_harm'], '길동')
+    expect(text.startsWith('길동 님, 이야기해 주셔서 고마워요.')).toBe(true)
+    expect(text.match(/109/g)).toHaveLength(1)
+    expect(text).toContain('· 정신건강위기상담 1577-0199 (24시간)')
+    expect(text).toContain('119')
+  })
+  test('without a name the address is left out', () => {
+    const text = crisisReply(safety, ['abuse'], null)
+    expect(text.startsWith('용기 내서 말해 주셔서 고마워요.')).toBe(true)
+    for (const n of ['112', '1366', '117', '1388']) expect(text).toContain(n)
+    expect(text).not.toContain('{{')
+  })
+  test('a 반말 text per kind picks the particle that fits the name', () => {
+    const banmal = {
+      ...safety,
+      replies: { ...safety.replies, suicide: '{{name|아/야}}, 말해 줘서 고마워.\n{{lines}}' },
+    }
+    expect(crisisReply(banmal, ['suicide'], '길동').startsWith('길동아, 말해 줘서 고마워.')).toBe(true)
+    expect(crisisReply(banmal, ['suicide'], '민수').startsWith('민수야, 말해 줘서 고마워.')).toBe(true)
+    expect(crisisReply(banmal, ['suicide'], null).startsWith('말해 줘서 고마워.')).toBe(true)
+  })
+  test('numbers come from config: a changed line is what the user sees', () => {
+    const changed = {
+      ...safety,
+      lines: { ...safety.lines, suicide: [{ name: '새 상담전화', number: '1234', hours: '' }] },
+    }
+    const text = crisisReply(changed, ['suicide'], null)
+    expect(text).toContain('· 새 상담전화 1234\n')
+    expect(text).not.toContain('109')
   })
 })
