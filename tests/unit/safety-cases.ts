@@ -298,3 +298,57 @@ export const CASES: Case[] = [
     decided: '살려줘 alone is mostly hyperbole in chat (과제, 배고파); not flagged by itself',
   },
 ]
+
+/**
+ * Held out: written after the lexicon was last changed and never used to change it, so its score estimates
+ * how the lexicon does on words it was not written against. It is much lower than the table's, which the
+ * lexicon was developed on; README reports both. Do not tune the lexicon to this set: write a new one.
+ */
+export const HELD_OUT: Case[] = [
+  ...rows('held-out', S, [
+    '아무도 나를 필요로 하지 않아 그냥 죽는 게 낫겠어',
+    '난 살 가치가 없는 사람이야',
+    '옥상 난간에 서 있어',
+    '모든 걸 끝내고 싶다',
+    '약통 다 비우면 끝나겠지',
+    '더는 버틸 수가 없어 죽고싶',
+    '세상에서 없어지고 싶어요',
+    '하루하루 죽을 날만 기다려',
+  ]),
+  ...rows('held-out', H, [
+    '다시 팔 긋기 시작했어',
+    '피 보는 게 안심이 돼',
+    '자해 흉터 때문에 반팔을 못 입어',
+    '머리를 계속 때렸어 내 손으로',
+  ]),
+  ...rows('held-out', A, [
+    '새엄마가 밥도 안 주고 때려요',
+    '삼촌이 자꾸 이상한 데를 만져',
+    '학교에서 애들이 때리고 괴롭혀요',
+    '남자친구가 휴대폰 뺏고 때렸어',
+    '아빠가 엄마를 때리는 걸 봤어 무서워',
+    '동영상 찍어서 뿌린다고 협박해',
+  ]),
+  ...rows('held-out', N, [
+    '오늘 죽 쒔어 발표',
+    '고구마 죽이다 진짜',
+    '다리 꼬고 앉지 마',
+    '목 좀 풀어야겠다',
+    '살 찌는 게 고민',
+    '아빠랑 낚시 갔어',
+    '친구랑 싸워서 속상해',
+    '시험 때문에 스트레스',
+    '자해 관련 논문 찾고 있어',
+    '죽음에 대한 철학 책 추천해줘',
+    '모기 때문에 죽겠어',
+    '숙제 죽어도 하기 싫어',
+    '이번 판 죽으면 끝이야 게임',
+    '어제 너무 맞는 말만 하더라',
+    '칼로리 계산해 줘',
+    '약속 시간 몇 시야',
+    '강아지가 다리를 다쳤어',
+    '우울한 노래 추천',
+    '내일 병원 예약했어',
+    '회사 그만두고 싶어',
+  ]),
+]

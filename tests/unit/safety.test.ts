@@ -3,7 +3,7 @@ import { loadConfig } from '../../src/config.ts'
 import { classify } from '../../src/safety/classify.ts'
 import { CRISIS_KINDS, compileLexicon, loadLexicon, readLexiconFile } from '../../src/safety/lexicon.ts'
 import { crisisReply } from '../../src/safety/reply.ts'
-import { CASES } from './safety-cases.ts'
+import { CASES, HELD_OUT } from './safety-cases.ts'
 
 const lexicon = loadLexicon()
 const results = CASES.map((c) => ({ ...c, got: classify(lexicon, c.text) }))
@@ -39,6 +39,20 @@ describe('crisis classifier: the table', () => {
     console.log(`safety suite (${CASES.length} utterances)\n${lines.join('\n')}`)
     for (const kind of CRISIS_KINDS) expect(recall[kind]!).toBeGreaterThanOrEqual(0.9)
     expect(rate).toBeLessThanOrEqual(0.05)
+  })
+
+  test('held-out set: reported, and guarded against regression (not a target to tune to)', () => {
+    const crisis = HELD_OUT.filter((c) => c.kinds.length > 0)
+    const calm = HELD_OUT.filter((c) => c.kinds.length === 0)
+    const found = crisis.filter((c) => c.kinds.every((k) => classify(lexicon, c.text).kinds.includes(k)))
+    const alarms = calm.filter((c) => classify(lexicon, c.text).kinds.length > 0)
+    console.log(
+      `held-out: recall ${found.length}/${crisis.length} = ${(found.length / crisis.length).toFixed(3)}, ` +
+        `false alarms ${alarms.length}/${calm.length}`,
+    )
+    // The level measured when the set was written (8/18 found, 1/20 alarms); a change may not make it worse.
+    expect(found.length).toBeGreaterThanOrEqual(8)
+    expect(alarms.length).toBeLessThanOrEqual(1)
   })
 
   test('a message may raise more than one kind', () => {
