@@ -1,5 +1,6 @@
 import * as v from 'valibot'
 import { textResponse } from '../../src/kakao/response.ts'
+import { shapeAnswer } from '../../src/kakao/shape.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { queueSafetyAlert } from '../../src/safety/alert.ts'
 import { classify } from '../../src/safety/classify.ts'
@@ -83,7 +84,8 @@ export default definePlugin({
         },
         'crisis flagged: answered with help lines',
       )
-      turn.reply = textResponse(text)
+      // Kakao refuses a bubble over 1000 characters; an operator's long text is split rather than lost.
+      turn.reply = textResponse(shapeAnswer(text, { plain: true, maxBubbles: 3 }).bubbles)
       await seedPrompt().catch((err) => turn.log.error({ err }, 'could not seed the safety prompt'))
     }
   },

@@ -79,14 +79,6 @@ export async function setTaskModeration(
   await db.query('update aiprocessingtask set moderation = $2 where id = $1', [taskId, verdict])
 }
 
-/** The verdict stored on a task, or null. */
-export async function getTaskModeration(db: Db, taskId: string): Promise<Record<string, unknown> | null> {
-  const rows = await db.query<Row>('select moderation from aiprocessingtask where id = $1', [taskId])
-  const v = rows[0]?.moderation
-  if (v === null || v === undefined) return null
-  return (typeof v === 'string' ? JSON.parse(v) : v) as Record<string, unknown>
-}
-
 /**
  * Creates version 1 of a prompt, active, when the name has no version at all (the safety prompt is seeded the
  * first time it is needed). An operator's own versions are never touched. Returns whether it created one.
