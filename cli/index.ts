@@ -4,6 +4,7 @@ import { VERSION } from '../src/version.ts'
 import { chatCommand } from './commands/chat.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { promptsCommand } from './commands/prompts.ts'
+import { safetyCommand } from './commands/safety.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
 import { usageCommand } from './commands/usage.ts'
@@ -23,6 +24,7 @@ const program = new Command('kbot')
   .addCommand(usersCommand())
   .addCommand(chatCommand())
   .addCommand(usageCommand())
+  .addCommand(safetyCommand())
 
 try {
   await program.parseAsync()

@@ -6,6 +6,7 @@ import { adminRoutes } from './http/admin-routes.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
+import { safetyRoutes } from './http/safety-routes.ts'
 import { usageRoutes } from './http/usage-routes.ts'
 import { JOBS } from './jobs/index.ts'
 import { createJobScheduler, jobTaskHandler } from './jobs/scheduler.ts'
@@ -16,10 +17,12 @@ import { createMetrics, type Metrics } from './metrics/registry.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
 import { createQueueRunner, type QueueRunner } from './queue/runner.ts'
+import { operatorLexicon } from './safety/lexicon.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
 import { queueSnapshot } from './store/queue-stats.ts'
 import { aiAnswerHandler } from './tasks/ai-answer.ts'
+import { safetyWebhookHandler } from './tasks/safety-webhook.ts'
 import { summaryHandler } from './tasks/summary.ts'
 import { parseHostRules } from './util/host-rules.ts'
 
@@ -68,8 +71,9 @@ export async function createKbot(config: Config, options: KbotOptions) {
     leaseMs: config.worker.lease_ms,
     pollMs: config.worker.poll_ms,
     handlers: [
-      aiAnswerHandler({ config, ai, delivery, metrics }),
+      aiAnswerHandler({ db: store.db, config, ai, delivery, metrics }),
       summaryHandler({ db: store.db, ai, config, metrics }),
+      safetyWebhookHandler({ db: store.db, config }),
       jobTaskHandler({ jobs: JOBS, db: store.db, config, queue: () => pool }),
     ],
   })
@@ -110,6 +114,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
       wake: () => pool.wake(),
     }),
   ]
+  // /admin/safety, and /test-safety in DEBUG mode, with the lexicon crisis-guard was built with.
+  const guardOptions = pipeline.optionsOf('crisis-guard') as { extra_lexicon?: string[] } | undefined
+  let lexicon: ReturnType<typeof operatorLexicon> | null = null
+  const safetyLexicon = () => {
+    lexicon ??= operatorLexicon(config.configDir, guardOptions?.extra_lexicon ?? [])
+    return lexicon
+  }
+  routes.push(...(safetyRoutes({ config, db: store.db, lexicon: safetyLexicon }) as never[]))
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.
     const { debugRoutes } = await import('./http/debug-routes.ts')

@@ -113,7 +113,7 @@ export function promptsCommand(): Command {
       if (opts.file) {
         try {
           // A file's final newline is not part of the prompt (it would show up in every diff).
-          text = readFileSync(opts.file as string, 'utf8').replace(/\s+$/, '')
+          text = readFileSync(opts.file as string, 'utf8').trimEnd()
         } catch (err) {
           throw new AppError(
             'BAD_REQUEST',

@@ -28,6 +28,7 @@ export default definePlugin({
       }
       turn.log.info('rate limited: answered without a model call')
       await logEvent(deps.db, 'rate_limited', turn.user.id, bucket)
+      deps.metrics?.rateLimited()
       turn.reply = textResponse(deps.messages.rate_limited)
     }
   },

@@ -28,6 +28,8 @@ export interface AiClient {
   readonly configured: boolean
   readonly defaultModel: string
   complete(input: TaskInput, options: AiCallOptions): Promise<AiResult>
+  /** The SDK client for other endpoints (the moderation second opinion); null without an API key. */
+  readonly sdk: Pick<OpenAI, 'moderations'> | null
 }
 
 /**
@@ -48,6 +50,7 @@ export function createAiClient(config: Config, log: Logger): AiClient {
   return {
     configured: client !== null,
     defaultModel: config.openai.model,
+    sdk: client,
     async complete(input, options) {
       if (!client) throw new AppError('AI_NOT_CONFIGURED', 'OPENAI_API_KEY is not set')
       const started = performance.now()

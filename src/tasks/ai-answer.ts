@@ -2,15 +2,20 @@ import type { AiClient, AiResult } from '../ai/client.ts'
 import { backoffMs, classifyFailure } from '../ai/retry.ts'
 import type { Config } from '../config.ts'
 import type { Delivery } from '../delivery/delivery.ts'
+import type { Logger } from '../logger.ts'
 import { type Metrics, noMetrics } from '../metrics/registry.ts'
 import { defineTaskHandler } from '../queue/types.ts'
+import { applyModeration, moderate } from '../safety/moderation.ts'
 import { touchConversation } from '../store/conversations.ts'
+import type { Db } from '../store/db.ts'
 import { insertMessage } from '../store/messages.ts'
 import { insertPromptLog } from '../store/promptlog.ts'
 import { newId } from '../store/rows.ts'
-import { AI_ANSWER_KIND, type TaskInput } from '../store/tasks.ts'
+import { AI_ANSWER_KIND, type Task, type TaskInput } from '../store/tasks.ts'
+import { getUser } from '../store/users.ts'
 
 export interface AiAnswerDeps {
+  db: Db
   config: Config
   ai: AiClient
   delivery: Delivery
@@ -26,6 +31,34 @@ export interface AiAnswerDeps {
 export function aiAnswerHandler(deps: AiAnswerDeps) {
   const { config, ai, delivery } = deps
   const metrics = deps.metrics ?? noMetrics
+  /**
+   * SAFETY_MODERATION: the utterance also goes to the moderation endpoint; a positive result that the lexicon
+   * missed flags the conversation for a person (no second callback). A failure here is logged, never fatal.
+   */
+  async function secondOpinion(task: Task<TaskInput>, log: Logger): Promise<void> {
+    if (!config.safety.moderation || !ai.sdk || !task.convId || !task.userId || task.attempts > 1) return
+    const utterance = task.input.messages.findLast((m) => m.role === 'user')?.content
+    if (!utterance) return
+    try {
+      const verdict = await moderate(ai.sdk, utterance, config.safety.moderation_model)
+      const user = await getUser(deps.db, task.userId)
+      const alert = await applyModeration(deps.db, {
+        taskId: task.id,
+        conversationId: task.convId,
+        userId: task.userId,
+        userName: user?.name ?? null,
+        verdict,
+        now: new Date(),
+      })
+      if (alert) {
+        metrics.crisisFlagged()
+        log.warn({ alertId: alert.alertId, kinds: alert.kinds }, 'moderation flagged what the lexicon missed')
+      }
+    } catch (err) {
+      log.warn({ err }, 'moderation check failed; the answer goes on without it')
+    }
+  }
+
   return defineTaskHandler<TaskInput>({
     kind: AI_ANSWER_KIND,
     async run(task, ctx) {
@@ -37,7 +70,10 @@ export function aiAnswerHandler(deps: AiAnswerDeps) {
         callbackLive = false
       }
       const timeoutMs = callbackLive ? Math.min(config.openai.timeout_ms, timeLeft) : config.openai.timeout_ms
+      // The moderation second opinion runs beside the model call, never in its way.
+      const moderation = secondOpinion(task, ctx.log)
       const result: AiResult = await ai.complete(task.input, { signal: ctx.signal, timeoutMs })
+      await moderation
       metrics.model(result)
       const completed = await ctx.complete(async (tx) => {
         if (!task.convId)

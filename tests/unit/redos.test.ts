@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { BUILT_PATTERNS as FORGET_PATTERNS } from '../../src/memory/forget-words.ts'
 import { BUILT_PATTERNS } from '../../src/names/patterns.ts'
+import { loadLexicon } from '../../src/safety/lexicon.ts'
 import { type FoundRegex, readSource, scanSource, sourceFiles } from '../helpers/regex-literals.ts'
 
 // recheck's pure-JavaScript backend: in-process and offline (the native and JVM backends are not used). The
@@ -13,6 +14,18 @@ const PARAMS = { randomSeed: 20261201, timeout: null }
 
 const ROOT = join(import.meta.dir, '..', '..')
 const FOLDERS = ['src', 'plugins', 'cli']
+
+/**
+ * Files whose `new RegExp(…)` compiles data rather than code, with why that is safe; the data itself is checked
+ * below (the lexicon that ships with kbot).
+ */
+const DATA_BUILT: Record<string, string> = {
+  'src/safety/classify.ts': 're-compiles a lexicon pattern (checked below) with the global flag',
+  'src/safety/lexicon.ts':
+    'compiles lexicon data: the shipped files are checked below, operator files must be flat (no nested quantifier, refused at load)',
+  'src/http/methods.ts':
+    'route paths: escaped literal segments, [^/]+ and one .* per route, anchored at both ends',
+}
 
 /** Patterns built with `new RegExp(…)` must be exported for this check; this is where each file lists them. */
 const BUILT: Record<string, Readonly<Record<string, RegExp>>> = {
@@ -36,7 +49,30 @@ const patterns: FoundRegex[] = [
       flags: re.flags,
     })),
   ),
+  ...shippedLexicon(),
 ]
+
+/** Every pattern of the lexicon files that ship with kbot (plugins/crisis-guard/lexicon). */
+function shippedLexicon(): FoundRegex[] {
+  const lex = loadLexicon()
+  const named: [string, RegExp | null][] = [
+    ...lex.rules.flatMap((r) => [
+      [`rule ${r.id}`, r.re] as [string, RegExp],
+      ...r.unlessRe.map((u, i) => [`rule ${r.id} unless ${i}`, u] as [string, RegExp]),
+    ]),
+    ...lex.negation.map((n, i) => [`negation ${i}`, n] as [string, RegExp]),
+    ...lex.doubleNegation.map((n, i) => [`double negation ${i}`, n] as [string, RegExp]),
+    ...lex.masks.map((m) => [`mask ${m.id}`, m.re] as [string, RegExp]),
+    ...lex.frames.map((f) => [`frame ${f.id}`, f.re] as [string, RegExp]),
+    ['first person', lex.firstPerson],
+    ['third party', lex.thirdParty],
+    ['connective', lex.connective],
+    ['reported', lex.reported],
+  ]
+  return named
+    .filter((n): n is [string, RegExp] => n[1] !== null)
+    .map(([name, re]) => ({ file: `lexicon (${name})`, line: 0, source: re.source, flags: re.flags }))
+}
 
 describe('ReDoS: every regular expression under src/, plugins/ and cli/ is checked by recheck', () => {
   test('the scan finds the patterns (a broken scanner must not pass by finding none)', () => {
@@ -55,7 +91,7 @@ describe('ReDoS: every regular expression under src/, plugins/ and cli/ is check
 
   test('every `new RegExp(…)` is exported for the check', () => {
     const unlisted = scanned
-      .filter((s) => s.constructed > 0)
+      .filter((s) => s.constructed > 0 && !(s.file in DATA_BUILT))
       .filter((s) => Object.keys(BUILT[s.file] ?? {}).length !== s.constructed)
       .map((s) => `${s.file}: ${s.constructed} built, ${Object.keys(BUILT[s.file] ?? {}).length} listed`)
     expect(unlisted).toEqual([])

@@ -1,0 +1,79 @@
+/**
+ * Telling a person. `queueSafetyAlert` runs inside the transaction that flags the conversation: it writes the
+ * `crisis_flagged` eventlog row and enqueues a `safety_webhook` task; `sendSafetyAlert` is that task's work (it
+ * reads the last turns when it runs and POSTs them to the operator webhook; src/tasks/safety-webhook.ts).
+ */
+import type { Config } from '../config.ts'
+import type { Db } from '../store/db.ts'
+import { logEvent } from '../store/events.ts'
+import { recentMessages } from '../store/messages.ts'
+import { newId } from '../store/rows.ts'
+import { enqueueTask } from '../store/tasks.ts'
+import type { CrisisKind } from './lexicon.ts'
+import { buildSafetyAlert, postSafetyWebhook, safetyHostRules } from './webhook.ts'
+
+/** What the queued task carries: enough to build the body later, nothing the eventlog does not hold. */
+export interface QueuedAlert {
+  alertId: string
+  source: 'lexicon' | 'moderation'
+  kinds: CrisisKind[]
+  evidence: { kind: string; rule: string; text: string }[]
+  conversationId: string
+  userId: string
+  userName: string | null
+  at: string
+}
+
+/** Writes `crisis_flagged` (and, once wired, enqueues the webhook). Call inside the flagging transaction. */
+export async function queueSafetyAlert(
+  tx: Db,
+  input: Omit<QueuedAlert, 'alertId' | 'at'> & { at: Date },
+): Promise<QueuedAlert> {
+  const alert: QueuedAlert = { ...input, alertId: newId(), at: input.at.toISOString() }
+  await logEvent(tx, 'crisis_flagged', input.userId, {
+    alert_id: alert.alertId,
+    source: alert.source,
+    kinds: alert.kinds,
+    matched: alert.evidence,
+    conversation_id: alert.conversationId,
+  })
+  // The webhook goes out through the queue, in the same transaction as the flag: retried while the receiver
+  // fails, never delaying the user, and sent once (the alert id is the dedupe key). Picked up by the next wake
+  // or poll; without SAFETY_WEBHOOK_URL the task completes at once with nothing to send.
+  await enqueueTask(tx, {
+    kind: SAFETY_WEBHOOK_KIND,
+    input: alert,
+    userId: input.userId,
+    convId: input.conversationId,
+    dedupeKey: `safety:${alert.alertId}`,
+    deadlineAt: new Date(input.at.getTime() + 3_600_000),
+    maxAttempts: SAFETY_WEBHOOK_ATTEMPTS,
+    now: input.at,
+  })
+  return alert
+}
+
+/** The queue kind of an operator alert; its handler is src/tasks/safety-webhook.ts. */
+export const SAFETY_WEBHOOK_KIND = 'safety_webhook'
+/** Attempts for an alert: a person must hear of it, so the queue keeps trying for a while (backoff ≤ 8 s). */
+export const SAFETY_WEBHOOK_ATTEMPTS = 8
+
+/**
+ * The task handler: POSTs one alert to SAFETY_WEBHOOK_URL. Does nothing when no URL is configured. Throws
+ * SafetyWebhookError (with `retryable`) when delivery fails, so the queue can retry.
+ */
+export async function sendSafetyAlert(
+  deps: { db: Db; config: Config },
+  alert: QueuedAlert,
+  turns = 6,
+): Promise<'sent' | 'no-webhook'> {
+  const { safety, kakao } = deps.config
+  if (!safety.webhook_url) return 'no-webhook'
+  const lastTurns = await recentMessages(deps.db, alert.conversationId, turns)
+  const body = buildSafetyAlert({ ...alert, at: new Date(alert.at), lastTurns })
+  await postSafetyWebhook(safety.webhook_url, body, {
+    timeoutMs: safety.webhook_timeout_ms,
+    allowedHosts: safetyHostRules(safety.webhook_allowed_hosts, kakao.callback_allowed_hosts),
+  })
+  return 'sent'
+}
