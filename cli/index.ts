@@ -2,6 +2,7 @@
 import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
 import { migrateCommand } from './commands/migrate.ts'
+import { promptsCommand } from './commands/prompts.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
 import { usersCommand } from './commands/users.ts'
@@ -15,6 +16,7 @@ const program = new Command('kbot')
   .showHelpAfterError()
   .addCommand(serveCommand())
   .addCommand(migrateCommand())
+  .addCommand(promptsCommand())
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
 

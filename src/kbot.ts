@@ -1,5 +1,6 @@
 import { type AiClient, createAiClient } from './ai/client.ts'
 import type { Config } from './config.ts'
+import { adminRoutes } from './http/admin-routes.ts'
 import { createApp } from './http/app.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
@@ -70,7 +71,10 @@ export async function createKbot(config: Config, options: KbotOptions) {
     callbackRules: parseHostRules(config.kakao.callback_allowed_hosts),
     trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
   })
-  const routes = [kakaoRoutes({ config, db: store.db, turns })]
+  const routes = [
+    kakaoRoutes({ config, db: store.db, turns }),
+    adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
+  ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.
     const { debugRoutes } = await import('./http/debug-routes.ts')

@@ -35,6 +35,8 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   log.info({ store: kbot.store.describe, pipeline: kbot.pipeline.names }, 'kbot built')
   if (!config.openai.api_key)
     log.warn('OPENAI_API_KEY is not set: kbot serves, but every AI task will fail with that reason')
+  if (!config.admin_token)
+    log.warn('ADMIN_TOKEN is not set: every /admin/* route and /metrics answer 401 until it is')
 
   kbot.app.listen({
     hostname: config.host,

@@ -20,6 +20,8 @@ export const DEFAULT_MESSAGES = {
   unavailable: '죄송해요, 잠시 문제가 생겼어요. 조금 뒤에 다시 말씀해 주세요.',
   too_long: '메시지가 조금 길어요. {{max}}자 이내로 나누어 보내 주시겠어요?',
   empty: '메시지를 입력해 주세요.',
+  /** The user sent more messages than the rate-limit plugin allows; no model call was made. */
+  rate_limited: '메시지가 조금 빠르게 이어지고 있어요. 잠시 후에 다시 말씀해 주시겠어요?',
   still_preparing: '아직 답변을 준비하고 있어요. 잠시 후 다시 [답변 확인]을 눌러 주세요.',
   nothing_to_check: '지금 확인할 답변이 없어요. 궁금한 점을 편하게 말씀해 주세요.',
   nothing_more: '더 보여 드릴 내용이 없어요.',

@@ -9,6 +9,14 @@ import type { Db } from '../store/db.ts'
 import { getTaskByRequestId } from '../store/tasks.ts'
 import { readJson } from './body.ts'
 import { errorResponse, jsonError } from './errors.ts'
+import { any, doc, ErrorBody, obj, SkillResponse } from './openapi-docs.ts'
+
+const CallbackAnswer = obj({
+  taskId: { type: 'string' },
+  status: { type: 'string', enum: ['SUCCESS', 'FAIL'] },
+  message: { type: 'string' },
+  timestamp: { type: 'integer' },
+})
 
 const TestSkillBody = v.strictObject({
   utterance: v.pipe(v.string(), v.minLength(1)),
@@ -74,7 +82,7 @@ export function debugRoutes(deps: { config: Config; db: Db; turns: TurnRunner; s
     return { taskId: Bun.randomUUIDv7(), status, message, timestamp: Math.floor(Date.now() / 1000) }
   }
 
-  return new Elysia({ detail: { tags: ['debug'] } })
+  return new Elysia()
     .post(
       '/test-skill',
       async ({ request }) => {
@@ -97,17 +105,47 @@ export function debugRoutes(deps: { config: Config; db: Db; turns: TurnRunner; s
         const task = await getTaskByRequestId(deps.db, requestId)
         return Response.json({ reply: result.body, task_id: task?.id ?? null }, { status: result.status })
       },
-      { parse: 'none', detail: { summary: 'Run a real turn: {utterance, user_id?, callback?}' } },
+      {
+        parse: 'none',
+        detail: doc({
+          tag: 'debug',
+          summary: 'Run a real turn: {utterance, user_id?, callback?}',
+          body: obj(
+            { utterance: { type: 'string' }, user_id: { type: 'string' }, callback: { type: 'boolean' } },
+            ['utterance'],
+          ),
+          responses: {
+            200: obj({ reply: SkillResponse, task_id: { type: 'string', nullable: true } }),
+            400: ErrorBody,
+          },
+        }),
+      },
     )
     .post('/test-callback/:token', ({ request, params }) => receive(request, params.token), {
       parse: 'none',
-      detail: { summary: "Stand-in for Kakao's callback receiver: one use per URL, like Kakao" },
+      detail: doc({
+        tag: 'debug',
+        summary: "Stand-in for Kakao's callback receiver: one use per URL, like Kakao",
+        body: SkillResponse,
+        responses: { 200: CallbackAnswer },
+      }),
     })
     .post('/test-callback', ({ request }) => receive(request, null), {
       parse: 'none',
-      detail: { summary: "Stand-in for Kakao's callback receiver (no token: not single-use)" },
+      detail: doc({
+        tag: 'debug',
+        summary: "Stand-in for Kakao's callback receiver (no token: not single-use)",
+        body: SkillResponse,
+        responses: { 200: CallbackAnswer },
+      }),
     })
-    .get('/test-callback', () => ({ arrivals }), { detail: { summary: 'What reached /test-callback' } })
+    .get('/test-callback', () => ({ arrivals }), {
+      detail: doc({
+        tag: 'debug',
+        summary: 'What reached /test-callback',
+        responses: { 200: obj({ arrivals: { type: 'array', items: any } }) },
+      }),
+    })
     .post(
       '/test-name-extraction',
       async ({ request }) => {
@@ -115,6 +153,22 @@ export function debugRoutes(deps: { config: Config; db: Db; turns: TurnRunner; s
         if (body instanceof Response) return body
         return explainName(body.text)
       },
-      { parse: 'none', detail: { summary: 'Name extraction: {text} → {name, valid, reason, pattern}' } },
+      {
+        parse: 'none',
+        detail: doc({
+          tag: 'debug',
+          summary: 'Name extraction: {text} → {name, valid, reason, pattern}',
+          body: obj({ text: { type: 'string' } }),
+          responses: {
+            200: obj({
+              name: { type: 'string', nullable: true },
+              valid: { type: 'boolean' },
+              reason: { type: 'string', nullable: true },
+              pattern: { type: 'string', nullable: true },
+            }),
+            400: ErrorBody,
+          },
+        }),
+      },
     )
 }

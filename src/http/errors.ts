@@ -1,8 +1,8 @@
 import type { AppError } from '../errors.ts'
 
-/** The JSON error body of every non-Kakao failure: `{"error": {"code", "message"}}`. */
-export function errorBody(code: string, message: string) {
-  return { error: { code, message } }
+/** The JSON error body of every non-Kakao failure: `{"error": {"code", "message"}}` (+ `fields` for bad input). */
+export function errorBody(code: string, message: string, fields?: Record<string, string>) {
+  return { error: fields ? { code, message, fields } : { code, message } }
 }
 
 export function errorResponse(err: AppError): Response {

@@ -2,12 +2,16 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config.ts'
 import type { AppError } from '../errors.ts'
 import type { KakaoResult, TurnRunner } from '../kakao/turn.ts'
+import { userTaskView } from '../services/tasks.ts'
 import type { Db } from '../store/db.ts'
 import { latestAssistantMessage } from '../store/messages.ts'
 import { uuidOrNull } from '../store/rows.ts'
 import { getTask } from '../store/tasks.ts'
 import { readJson } from './body.ts'
 import { errorResponse, jsonError } from './errors.ts'
+import { doc, ErrorBody, obj, SkillPayload, SkillResponse, UserTaskView } from './openapi-docs.ts'
+
+const KAKAO_RESPONSES = { 200: SkillResponse, 400: ErrorBody, 401: ErrorBody, 403: ErrorBody, 413: ErrorBody }
 
 const json = (result: KakaoResult) => Response.json(result.body, { status: result.status })
 
@@ -28,20 +32,24 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
   return new Elysia()
     .post('/skill', ({ request }) => handle(request, deps.turns.skill), {
       parse: 'none',
-      detail: {
-        tags: ['kakao'],
+      detail: doc({
+        tag: 'kakao',
         summary: 'Kakao i Open Builder skill webhook',
         description:
           'Receives a SkillPayload. With userRequest.callbackUrl it acknowledges at once with useCallback and ' +
           'POSTs the answer to the callback; without one it answers inline within the budget.',
-      },
+        body: SkillPayload,
+        responses: KAKAO_RESPONSES,
+      }),
     })
     .post('/welcome', ({ request }) => handle(request, deps.turns.welcome), {
       parse: 'none',
-      detail: {
-        tags: ['kakao'],
+      detail: doc({
+        tag: 'kakao',
         summary: 'Welcome block: greets a known user by name, asks a new one for a name',
-      },
+        body: SkillPayload,
+        responses: KAKAO_RESPONSES,
+      }),
     })
     .get(
       '/user/ai-status/:task_id',
@@ -49,19 +57,15 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
         const id = uuidOrNull(params.task_id)
         const task = id ? await getTask(deps.db, id) : null
         if (!task) return jsonError(404, 'NOT_FOUND', 'no task with this id')
-        return {
-          task_id: task.id,
-          status: task.status,
-          ai_response: task.aiResponse,
-          tokens_used: task.tokensUsed,
-          attempts: task.attempts,
-          error: task.error,
-          callback_status: task.callbackStatus,
-          created_at: task.createdAt.toISOString(),
-          completed_at: task.completedAt?.toISOString() ?? null,
-        }
+        return userTaskView(task)
       },
-      { detail: { tags: ['user'], summary: 'Status of one AI task' } },
+      {
+        detail: doc({
+          tag: 'user',
+          summary: 'Status of one AI task',
+          responses: { 200: UserTaskView, 404: ErrorBody },
+        }),
+      },
     )
     .get(
       '/user/conversation/:conv_id/latest-ai-response',
@@ -77,6 +81,21 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
           created_at: message.createdAt.toISOString(),
         }
       },
-      { detail: { tags: ['user'], summary: 'The latest assistant message of a conversation' } },
+      {
+        detail: doc({
+          tag: 'user',
+          summary: 'The latest assistant message of a conversation',
+          responses: {
+            200: obj({
+              conversation_id: { type: 'string' },
+              message_id: { type: 'string' },
+              content: { type: 'string' },
+              tokens: { type: 'integer', nullable: true },
+              created_at: { type: 'string', format: 'date-time' },
+            }),
+            404: ErrorBody,
+          },
+        }),
+      },
     )
 }

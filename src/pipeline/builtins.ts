@@ -6,6 +6,7 @@ export const BUILTIN_PLUGINS = [
   'late-answer',
   'forget-me',
   'name-command',
+  'rate-limit',
   'prompt-resolver',
   'history-context',
   'ai-dispatch',

@@ -59,3 +59,11 @@ export function createPromptCache(deps: {
     },
   }
 }
+
+/**
+ * For processes without a cache of their own (the CLI): tells every running instance that prompts changed. On
+ * SQLite there is no channel; the serving process sees the change when its cache entries expire (ttlMs).
+ */
+export const announcePromptChange = (notifier: Notifier | null) => async (): Promise<void> => {
+  await notifier?.notify(PROMPTS_CHANNEL)
+}

@@ -54,3 +54,29 @@ export function koreanTime(date: Date, timeZone = 'Asia/Seoul'): string {
     () => new Intl.DateTimeFormat('ko-KR', { timeZone, hour: 'numeric', minute: '2-digit' }),
   ).format(date)
 }
+
+/**
+ * The variables prompt-resolver provides to every prompt, the one list that the resolver and the check on a new
+ * prompt version share. (Plugins may add their own through `turn.vars`; those are not known here.)
+ */
+export const PROMPT_VARIABLES = [
+  'user_name',
+  'user_name_vocative',
+  'user_name_topic',
+  'user_name_subject',
+  'user_name_object',
+  'user_name_copula',
+  'today',
+  'now',
+  'summary',
+  'bot_name',
+] as const
+
+/** `{{variables}}` of a template that are not in `known`, each once, in order of appearance. */
+export function unknownVariables(template: string, known: readonly string[] = PROMPT_VARIABLES): string[] {
+  const found = new Set<string>()
+  for (const m of template.matchAll(/\{\{\s*([a-z_][a-z0-9_]*)\s*\}\}/gi)) {
+    if (!known.includes(m[1]!)) found.add(m[1]!)
+  }
+  return [...found]
+}

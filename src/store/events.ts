@@ -18,6 +18,7 @@ export type EventType =
   | 'forget_requested'
   | 'forget_cancelled'
   | 'user_forgotten'
+  | 'rate_limited'
 
 export async function logEvent(
   db: Db,

@@ -138,3 +138,39 @@ export async function seedDefaultPrompt(db: Db): Promise<boolean> {
   })
   return true
 }
+
+export interface PromptSummary {
+  name: string
+  activeVersion: number | null
+  activeId: string | null
+  versions: number
+  latestVersion: number
+  updatedAt: Date
+}
+
+/** Every prompt name with its active version (null when none is active) and how many versions it has. */
+export async function listPromptNames(db: Db): Promise<PromptSummary[]> {
+  const rows = await db.query<Row>(
+    `select p.name, count(*) as versions, max(p.version) as latest, max(p.created_at) as updated_at,
+            max(case when p.is_active = $1 then p.version end) as active_version,
+            max(case when p.is_active = $1 then cast(p.id as text) end) as active_id
+       from prompttemplate p group by p.name order by p.name`,
+    [true],
+  )
+  return rows.map((r) => ({
+    name: String(r.name),
+    activeVersion: toNumOrNull(r.active_version),
+    activeId: (r.active_id as string | null) ?? null,
+    versions: Number(r.versions),
+    latestVersion: Number(r.latest),
+    updatedAt: toDate(r.updated_at),
+  }))
+}
+
+/** All versions of a name, newest first. */
+export async function listPromptVersions(db: Db, name: string): Promise<PromptVersion[]> {
+  const rows = await db.query<Row>('select * from prompttemplate where name = $1 order by version desc', [
+    name,
+  ])
+  return rows.map(toPrompt)
+}

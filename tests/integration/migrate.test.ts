@@ -16,6 +16,7 @@ const TABLES = [
   'message',
   'promptlog',
   'prompttemplate',
+  'ratelimit',
   'usersummary',
 ]
 

@@ -41,6 +41,7 @@ describe('loadConfig', () => {
       'late-answer',
       'forget-me',
       'name-command',
+      'rate-limit',
       'prompt-resolver',
       'history-context',
       'ai-dispatch',

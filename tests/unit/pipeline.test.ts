@@ -6,6 +6,7 @@ import pino from 'pino'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { AppError } from '../../src/errors.ts'
 import { buildPipeline } from '../../src/pipeline/build.ts'
+import { BUILTIN_PLUGINS } from '../../src/pipeline/builtins.ts'
 import { compose } from '../../src/pipeline/compose.ts'
 import type { Handler, PluginDeps, Turn } from '../../src/pipeline/types.ts'
 import { DEFAULT_MESSAGES } from '../../src/texts.ts'
@@ -262,8 +263,8 @@ greet = "${pluginFile('greet.ts')}"
 
   test('unknown name', async () => {
     expect(await problemsOf(`[pipeline]\norder = ["late-answer", "no-such-plugin"]`)).toEqual([
-      'unknown plugin "no-such-plugin" in [pipeline] order; built-in plugins are late-answer, forget-me, name-command, ' +
-        'prompt-resolver, history-context, ai-dispatch, and your own need a path in [pipeline.paths]',
+      `unknown plugin "no-such-plugin" in [pipeline] order; built-in plugins are ${BUILTIN_PLUGINS.join(', ')}, ` +
+        'and your own need a path in [pipeline.paths]',
     ])
   })
 
