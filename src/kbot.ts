@@ -2,12 +2,15 @@ import { type AiClient, createAiClient } from './ai/client.ts'
 import type { Config } from './config.ts'
 import { adminRoutes } from './http/admin-routes.ts'
 import { createApp } from './http/app.ts'
+import { consoleAdminRoutes } from './http/console-admin-routes.ts'
+import { ackTimer, consoleRoutes } from './http/console-routes.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
+import { createAckLatency } from './services/console-series.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
 import { parseHostRules } from './worker/callback.ts'
@@ -71,9 +74,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
     callbackRules: parseHostRules(config.kakao.callback_allowed_hosts),
     trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
   })
+  // The console's ack latency chart: Kakao turns timed at the HTTP edge, in memory (see createAckLatency).
+  const ack = createAckLatency()
   const routes = [
     kakaoRoutes({ config, db: store.db, turns }),
     adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
+    consoleAdminRoutes({ config, store, ai, ack }),
+    consoleRoutes({ config, log }),
+    ackTimer(ack),
   ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.

@@ -1,0 +1,109 @@
+import { useState } from 'preact/hooks'
+import { api, qs } from '../api.ts'
+import { BarChart } from '../chart.tsx'
+import { fmtMoney, fmtNum, t } from '../i18n.ts'
+import { Card, Status, useLoad } from '../ui.tsx'
+
+type By = 'day' | 'prompt' | 'model'
+
+/** One row of `GET /admin/usage`, cost already in the configured display currency. */
+export interface UsageRow {
+  key: string
+  calls: number
+  prompt_tokens: number
+  completion_tokens: number
+  total_tokens: number
+  cost: number
+}
+export interface UsageReport {
+  currency: string
+  rows: UsageRow[]
+}
+
+const day = (d: Date) => d.toISOString().slice(0, 10)
+
+export function Usage() {
+  const [by, setBy] = useState<By>('day')
+  const [from, setFrom] = useState(day(new Date(Date.now() - 29 * 86_400_000)))
+  const [to, setTo] = useState(day(new Date()))
+  const report = useLoad(() => api<UsageReport>(`/admin/usage${qs({ from, to, by })}`), [from, to, by])
+  const r = report.data
+  const money = (n: number) => fmtMoney(n, r?.currency)
+  const total = r?.rows.reduce(
+    (s, x) => ({ calls: s.calls + x.calls, tokens: s.tokens + x.total_tokens, cost: s.cost + x.cost }),
+    { calls: 0, tokens: 0, cost: 0 },
+  )
+  return (
+    <div class="stack">
+      <div class="row">
+        <label>
+          {t('us.from')} <input type="date" value={from} onChange={(e) => setFrom(e.currentTarget.value)} />
+        </label>
+        <label>
+          {t('us.to')} <input type="date" value={to} onChange={(e) => setTo(e.currentTarget.value)} />
+        </label>
+        <fieldset class="row" aria-label={t('us.by')}>
+          {(['day', 'prompt', 'model'] as const).map((b) => (
+            <button
+              key={b}
+              type="button"
+              aria-pressed={by === b}
+              data-testid={`by-${b}`}
+              onClick={() => setBy(b)}
+            >
+              {t(`us.${b}`)}
+            </button>
+          ))}
+        </fieldset>
+      </div>
+      <Status error={report.error} loading={!r} />
+      {r && r.rows.length === 0 && <p>{t('us.empty')}</p>}
+      {r && r.rows.length > 0 && (
+        <>
+          <section class="card wide">
+            <BarChart
+              id="usage-chart"
+              title={`${t('us.chart')} (${r.currency}) · ${t(`us.${by}`)}`}
+              points={r.rows.map((x) => ({ label: by === 'day' ? x.key.slice(5) : x.key, value: x.cost }))}
+              format={money}
+            />
+          </section>
+          <Card title={`${t(`us.${by}`)} · ${r.currency}`} wide>
+            <div class="scroll">
+              <table data-testid="usage-table">
+                <thead>
+                  <tr>
+                    <th>{t('us.key')}</th>
+                    <th class="num">{t('us.calls')}</th>
+                    <th class="num">{t('us.tokens')}</th>
+                    <th class="num">{t('us.cost')}</th>
+                  </tr>
+                </thead>
+                <tbody>
+                  {r.rows.map((x) => (
+                    <tr key={x.key}>
+                      <td>{x.key}</td>
+                      <td class="num">{fmtNum(x.calls)}</td>
+                      <td class="num">{fmtNum(x.total_tokens)}</td>
+                      <td class="num">{money(x.cost)}</td>
+                    </tr>
+                  ))}
+                </tbody>
+                {total && (
+                  <tfoot>
+                    <tr>
+                      <th>{t('us.total')}</th>
+                      <th class="num">{fmtNum(total.calls)}</th>
+                      <th class="num">{fmtNum(total.tokens)}</th>
+                      <th class="num">{money(total.cost)}</th>
+                    </tr>
+                  </tfoot>
+                )}
+              </table>
+            </div>
+          </Card>
+        </>
+      )}
+    </div>
+  )
+}
