@@ -48,7 +48,7 @@ export function createApp(deps: AppDeps) {
     )
     .use(docsAssets())
     .onError(({ code, error, request }) => {
-      if (code === 'NOT_FOUND') {
+      if (code === 'NOT_FOUND' && !(error instanceof AppError)) {
         // Elysia answers 404 for a known path with the wrong method; an operator deserves 405 and the Allow list.
         const allow = allowedMethods(routes(), new URL(request.url).pathname)
         if (allow.length > 0) {
