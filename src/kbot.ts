@@ -77,11 +77,12 @@ export async function createKbot(config: Config, options: KbotOptions) {
   // The console's ack latency chart: Kakao turns timed at the HTTP edge, in memory (see createAckLatency).
   const ack = createAckLatency()
   const routes = [
+    // First: a global hook covers only the routes registered after it.
+    ackTimer(ack),
     kakaoRoutes({ config, db: store.db, turns }),
     adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
     consoleAdminRoutes({ config, store, ai, ack }),
     consoleRoutes({ config, log }),
-    ackTimer(ack),
   ]
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.

@@ -37,7 +37,7 @@ export function consoleAdminRoutes(deps: ConsoleAdminDeps) {
   const db = deps.store.db
   return new Elysia({ prefix: '/admin' })
     .onBeforeHandle(requireAdmin(() => deps.config.admin_token))
-    .get('/users', ({ query }) => findUsers(db, query.q ?? ''), {
+    .get('/users', ({ query }) => findUsers(db, query), {
       detail: admin('Users by exact Kakao user key (or plusfriend key, or id) or by part of the name'),
     })
     .get('/users/:id/transcript', ({ params }) => userTranscript(db, params.id), {

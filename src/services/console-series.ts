@@ -47,7 +47,7 @@ export function createAckLatency(now = () => new Date()) {
       for (let i = 0; i < BOUNDS.length; i++) {
         seen += b.histogram[i]!
         if (seen >= target) {
-          p95 = Math.min(BOUNDS[i]!, b.maxMs)
+          p95 = Math.round(Math.min(BOUNDS[i]!, b.maxMs))
           break
         }
       }

@@ -16,16 +16,19 @@ import { parseInput } from './validate.ts'
 /** The eventlog types that mark a conversation for a person's attention (SPEC §12). */
 export const CRISIS_EVENTS = ['crisis_flagged'] as const
 
-const Query = v.pipe(
-  v.string('must be a string'),
-  v.trim(),
-  v.minLength(1, 'type a Kakao user key or a name'),
-  v.maxLength(200, 'must be at most 200 characters'),
-)
+const Query = v.strictObject({
+  q: v.pipe(
+    v.string('must be a string'),
+    v.trim(),
+    v.minLength(1, 'type a Kakao user key or a name'),
+    v.maxLength(200, 'must be at most 200 characters'),
+  ),
+})
 
 /** `GET /admin/users?q=`: users by exact Kakao user key (or plusfriend key, or id) or by a part of the name. */
-export async function findUsers(db: Db, q: unknown) {
-  const users = await searchUsers(db, parseInput(Query, q), 50)
+export async function findUsers(db: Db, query: unknown) {
+  const { q } = parseInput(Query, query)
+  const users = await searchUsers(db, q, 50)
   return users.map((u) => ({
     id: u.id,
     bot_id: u.botId,

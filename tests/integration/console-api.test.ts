@@ -20,7 +20,10 @@ for (const dialect of await testDialects()) {
     let k: TestKbot
 
     beforeAll(async () => {
-      model = startFakeOpenAI({ content: '기본 답변', usage: { prompt_tokens: 1000, completion_tokens: 500 } })
+      model = startFakeOpenAI({
+        content: '기본 답변',
+        usage: { prompt_tokens: 1000, completion_tokens: 500 },
+      })
       kakao = startFakeKakao()
       k = await startTestKbot({
         dialect: dialect as Dialect,
@@ -35,7 +38,8 @@ for (const dialect of await testDialects()) {
     })
 
     const q = (sql: string, p: unknown[] = []) => k.db.store.db.query<Row>(sql, p)
-    const send = (path: string, init: RequestInit = {}) => k.kbot.app.handle(new Request(`${ORIGIN}${path}`, init))
+    const send = (path: string, init: RequestInit = {}) =>
+      k.kbot.app.handle(new Request(`${ORIGIN}${path}`, init))
     const login = async (token: string, headers: Record<string, string> = {}) =>
       send('/console/login', {
         method: 'POST',
@@ -91,7 +95,9 @@ for (const dialect of await testDialects()) {
       const res = await login(TOKEN)
       expect(res.status).toBe(200)
       const cookie = res.headers.get('set-cookie')!
-      expect(cookie).toMatch(/^kbot_console=\d{13}\.[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/)
+      expect(cookie).toMatch(
+        /^kbot_console=\d{13}\.[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict; Max-Age=\d+$/,
+      )
       expect(cookie).not.toContain('Secure')
       const behindTls = await login(TOKEN, { 'x-forwarded-proto': 'https' })
       expect(behindTls.headers.get('set-cookie')).toEndWith('; Secure')
@@ -105,7 +111,11 @@ for (const dialect of await testDialects()) {
       expect((await send('/admin/health')).status).toBe(401)
       const body = JSON.stringify({ name: 'csrf-probe', system_prompt: 'x', activate: false })
       const post = (headers: Record<string, string>) =>
-        send('/admin/prompts', { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body })
+        send('/admin/prompts', {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', ...headers },
+          body,
+        })
       const before = await counts()
       expect((await post({ cookie })).status).toBe(403)
       expect((await post({ cookie, 'x-kbot-csrf': 'forged' })).status).toBe(403)
@@ -133,7 +143,9 @@ for (const dialect of await testDialects()) {
         env: { ADMIN_TOKEN: 'a-rotated-token-9876543210' },
       })
       try {
-        const res = await other.kbot.app.handle(new Request(`${ORIGIN}/admin/health`, { headers: { cookie } }))
+        const res = await other.kbot.app.handle(
+          new Request(`${ORIGIN}/admin/health`, { headers: { cookie } }),
+        )
         expect(res.status).toBe(401)
       } finally {
         await other.stop()
@@ -141,26 +153,33 @@ for (const dialect of await testDialects()) {
       expect((await send('/console/session', { headers: { cookie } })).status).toBe(200)
       const out = await send('/console/logout', { method: 'POST', headers: { cookie, origin: ORIGIN } })
       expect(out.status).toBe(204)
-      expect(out.headers.get('set-cookie')).toStartWith('kbot_console=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0')
+      expect(out.headers.get('set-cookie')).toStartWith(
+        'kbot_console=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0',
+      )
     })
 
     test('users by key or by part of the name; the transcript carries tokens and cost; forget erases them', async () => {
       const key = `console-user-${crypto.randomUUID()}`
-      await turn(key, '/이름 김민수_100%')
+      // The name command answers inline (no model, no callback).
+      expect(
+        (await k.post('/skill', kakaoPayload({ utterance: '/이름 김민수_1', userId: key }))).status,
+      ).toBe(200)
       await turn(key, '안녕하세요')
       const auth = { authorization: `Bearer ${TOKEN}` }
-      const byKey = (await (await send(`/admin/users?q=${key}`, { headers: auth })).json()) as Row[]
+      const find = async (text: string) =>
+        (await (await send(`/admin/users?q=${encodeURIComponent(text)}`, { headers: auth })).json()) as Row[]
+      const byKey = await find(key)
       expect(byKey.map((u) => u.kakao_user_id)).toEqual([key])
-      const byName = (await (await send(`/admin/users?q=${encodeURIComponent('민수_100%')}`, { headers: auth })).json()) as Row[]
-      expect(byName.map((u) => u.id)).toEqual([byKey[0]!.id])
-      // % and _ are taken literally, not as wildcards.
-      expect(await (await send(`/admin/users?q=${encodeURIComponent('민수%1')}`, { headers: auth })).json()).toEqual([])
+      expect((await find('민수_1')).map((u) => u.id)).toEqual([byKey[0]!.id])
+      // % and _ are taken literally, not as LIKE wildcards.
+      expect(await find('김_수')).toEqual([])
+      expect(await find('민수%')).toEqual([])
       expect((await send('/admin/users?q=', { headers: auth })).status).toBe(400)
 
       const res = await send(`/admin/users/${byKey[0]!.id}/transcript`, { headers: auth })
       expect(res.status).toBe(200)
       const tr = (await res.json()) as Row
-      expect(tr.user.name).toBe('김민수_100%')
+      expect(tr.user.name).toBe('김민수_1')
       const messages = tr.conversations.flatMap((c: Row) => c.messages)
       const answer = messages.find((m: Row) => m.role === 'assistant')
       expect(messages.find((m: Row) => m.role === 'user' && m.content === '안녕하세요')).toBeDefined()
@@ -181,7 +200,11 @@ for (const dialect of await testDialects()) {
       const created = await send('/admin/prompts', {
         method: 'POST',
         headers: auth,
-        body: JSON.stringify({ name: 'preview-me', system_prompt: '{{user_name_vocative}}, 미리보기 전용', activate: false }),
+        body: JSON.stringify({
+          name: 'preview-me',
+          system_prompt: '{{user_name_vocative}}, 미리보기 전용',
+          activate: false,
+        }),
       })
       const version = (await created.json()) as Row
       const before = await counts()
@@ -190,10 +213,18 @@ for (const dialect of await testDialects()) {
       const res = await send('/admin/prompts/preview', {
         method: 'POST',
         headers: auth,
-        body: JSON.stringify({ prompt_id: version.id, user_name: '민수', messages: [{ role: 'user', content: '안녕' }] }),
+        body: JSON.stringify({
+          prompt_id: version.id,
+          user_name: '민수',
+          messages: [{ role: 'user', content: '안녕' }],
+        }),
       })
       expect(res.status).toBe(200)
-      expect(await res.json()).toMatchObject({ reply: '미리보기 답변', total_tokens: 15, prompt: { version: 1 } })
+      expect(await res.json()).toMatchObject({
+        reply: '미리보기 답변',
+        total_tokens: 15,
+        prompt: { version: 1 },
+      })
       expect(model.requests.length).toBe(calls + 1)
       expect(model.requests.at(-1)!.body.messages).toEqual([
         { role: 'system', content: '민수야, 미리보기 전용' },
@@ -220,7 +251,9 @@ for (const dialect of await testDialects()) {
           headers: auth,
           body: JSON.stringify({ name: 'diff-me', system_prompt: text, temperature, activate: false }),
         })
-      const diff = (await (await send('/admin/prompts/diff-me/diff?from=1&to=2', { headers: auth })).json()) as Row
+      const diff = (await (
+        await send('/admin/prompts/diff-me/diff?from=1&to=2', { headers: auth })
+      ).json()) as Row
       expect(diff.lines).toEqual([
         { op: ' ', text: '하나' },
         { op: '-', text: '둘' },
@@ -230,6 +263,7 @@ for (const dialect of await testDialects()) {
       expect(diff.params).toEqual([{ field: 'temperature', from: 0.2, to: 0.7 }])
       expect((await send('/admin/prompts/diff-me/diff?from=1&to=9', { headers: auth })).status).toBe(404)
 
+      await turn(`series-${crypto.randomUUID()}`, '토큰을 세어 주세요')
       const series = (await (await send('/admin/series?hours=3', { headers: auth })).json()) as Row
       expect(series.hours).toHaveLength(3)
       const [logged] = await q(
