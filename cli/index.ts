@@ -5,6 +5,7 @@ import { migrateCommand } from './commands/migrate.ts'
 import { promptsCommand } from './commands/prompts.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
+import { usageCommand } from './commands/usage.ts'
 import { usersCommand } from './commands/users.ts'
 import { fail } from './shared.ts'
 
@@ -19,6 +20,7 @@ const program = new Command('kbot')
   .addCommand(promptsCommand())
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
+  .addCommand(usageCommand())
 
 try {
   await program.parseAsync()

@@ -21,6 +21,7 @@ const ENV_MAP: Record<string, string> = {
   LOG_LEVEL: 'log_level',
   DEBUG: 'debug',
   ADMIN_TOKEN: 'admin_token',
+  METRICS_TOKEN: 'metrics_token',
   SESSION_TIMEOUT_MINUTES: 'session_timeout_minutes',
   OPENAI_API_KEY: 'openai.api_key',
   OPENAI_BASE_URL: 'openai.base_url',
@@ -41,6 +42,7 @@ const ENV_MAP: Record<string, string> = {
 const SECRET_PATHS: Record<string, string> = {
   'openai.api_key': 'OPENAI_API_KEY',
   admin_token: 'ADMIN_TOKEN',
+  metrics_token: 'METRICS_TOKEN',
   'kakao.skill_secret': 'KAKAO_SKILL_SECRET',
 }
 

@@ -5,14 +5,18 @@ import { createApp } from './http/app.ts'
 import { consoleAdminRoutes } from './http/console-admin-routes.ts'
 import { ackTimer, consoleRoutes } from './http/console-routes.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
+import { metricsRoutes } from './http/metrics-routes.ts'
+import { usageRoutes } from './http/usage-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
 import type { Logger } from './logger.ts'
+import { createMetrics, type Metrics } from './metrics/registry.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
 import { createAckLatency } from './services/console-series.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
+import { queueSnapshot } from './store/queue-stats.ts'
 import { parseHostRules } from './worker/callback.ts'
 import { createDelivery } from './worker/delivery.ts'
 import { createDeliveryGuard } from './worker/guard.ts'
@@ -31,6 +35,8 @@ export interface KbotOptions {
   logSink?: LogSink
   /** The server's own base URL once it listens (DEBUG /test-skill builds callback URLs from it). */
   selfUrl?: () => string
+  /** Replace the metrics registry (tests that turn the process defaults off). */
+  metrics?: Metrics
 }
 
 /**
@@ -49,10 +55,19 @@ export async function createKbot(config: Config, options: KbotOptions) {
   options.logSink?.attach(store.db)
   // Complete: the config schema fills every message the operator did not override.
   const messages = config.messages
-  const ai = options.ai ?? createAiClient(config)
-  const delivery = createDelivery({ db: store.db, config, log, messages })
-  const pool = createWorkerPool({ db: store.db, notifier: store.notifier, config, log, ai, delivery })
-  const guard = createDeliveryGuard({ db: store.db, config, log, delivery })
+  const ai = options.ai ?? createAiClient(config, log)
+  const metrics = options.metrics ?? createMetrics({ queue: () => queueSnapshot(store.db) })
+  const delivery = createDelivery({ db: store.db, config, log, messages, metrics })
+  const pool = createWorkerPool({
+    db: store.db,
+    notifier: store.notifier,
+    config,
+    log,
+    ai,
+    delivery,
+    metrics,
+  })
+  const guard = createDeliveryGuard({ db: store.db, config, log, delivery, metrics })
   const prompts = createPromptCache({ db: store.db, notifier: store.notifier, log })
   const pipeline = await buildPipeline(config, {
     config,
@@ -62,6 +77,7 @@ export async function createKbot(config: Config, options: KbotOptions) {
     prompts,
     queue: pool,
     now: () => new Date(),
+    metrics,
   })
   const selfUrl = options.selfUrl ?? (() => `http://127.0.0.1:${config.port}`)
   const turns = createTurnRunner({
@@ -79,7 +95,9 @@ export async function createKbot(config: Config, options: KbotOptions) {
   const routes = [
     // First: a global hook covers only the routes registered after it.
     ackTimer(ack),
-    kakaoRoutes({ config, db: store.db, turns }),
+    kakaoRoutes({ config, db: store.db, turns, metrics }),
+    metricsRoutes({ config, metrics }),
+    usageRoutes({ config, db: store.db }),
     adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
     consoleAdminRoutes({ config, store, ai, ack }),
     consoleRoutes({ config, log }),
@@ -99,6 +117,7 @@ export async function createKbot(config: Config, options: KbotOptions) {
     guard,
     prompts,
     pipeline,
+    metrics,
     async start() {
       await prompts.start()
       await pool.start()

@@ -1,5 +1,6 @@
 import pino, { type Logger } from 'pino'
 import pretty from 'pino-pretty'
+import { createScrubber } from './log-redact.ts'
 
 export type { Logger }
 
@@ -14,9 +15,13 @@ export const REDACT_PATHS = [
   '*.api_key',
   'authorization',
   '*.authorization',
+  'headers.authorization',
   '*.headers.authorization',
+  'headers.cookie',
+  '*.headers.cookie',
   '*.headers["x-kbot-skill-secret"]',
   'headers["x-kbot-skill-secret"]',
+  '["x-kbot-skill-secret"]',
   'callbackUrl',
   'callback_url',
   '*.callbackUrl',
@@ -24,6 +29,8 @@ export const REDACT_PATHS = [
   '*.*.callbackUrl',
   'adminToken',
   'admin_token',
+  'metricsToken',
+  'metrics_token',
   'skillSecret',
   'skill_secret',
 ]
@@ -35,14 +42,37 @@ export interface LoggerOptions {
   destination?: pino.DestinationStream
   /** Also sends warn and above here (the logmessage table). */
   sink?: pino.DestinationStream
+  /** Configured secret values (API key, tokens, skill secret): masked wherever they appear in a line. */
+  secrets?: readonly (string | undefined)[]
 }
 
+/** The secret values of a config, for `createLogger({ secrets })`. */
+export const secretsOf = (config: {
+  admin_token?: string
+  metrics_token?: string
+  openai: { api_key?: string }
+  kakao: { skill_secret?: string }
+}) => [config.admin_token, config.metrics_token, config.openai.api_key, config.kakao.skill_secret]
+
+const DEBUG_LEVEL = 20
+
 export function createLogger(options: LoggerOptions): Logger {
+  const scrub = createScrubber(options.secrets)
+  const err = (e: unknown) => scrub.value(pino.stdSerializers.err(e as Error), true)
   const base: pino.LoggerOptions = {
     level: options.level,
     base: { pid: process.pid },
     redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-    serializers: { err: pino.stdSerializers.err },
+    serializers: { err, error: err },
+    hooks: {
+      // Path redaction cannot see inside strings: callback tokens in URLs, keys in error messages. User text
+      // (utterances, answers) is kept only at debug level.
+      logMethod(args, method, level) {
+        const show = level <= DEBUG_LEVEL
+        const clean = args.map((a) => scrub.value(a, show)) as Parameters<typeof method>
+        return method.apply(this, clean)
+      },
+    },
   }
   const main =
     options.destination ??

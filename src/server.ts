@@ -1,7 +1,7 @@
 import type { Config } from './config.ts'
 import { createKbot, type Kbot } from './kbot.ts'
 import { createLogSink } from './log-sink.ts'
-import { createLogger, type Logger } from './logger.ts'
+import { createLogger, type Logger, secretsOf } from './logger.ts'
 import { VERSION } from './version.ts'
 
 export interface ServerOptions {
@@ -24,7 +24,12 @@ export async function startServer(config: Config, options: ServerOptions = {}): 
   const logSink = createLogSink()
   const log =
     options.log ??
-    createLogger({ level: config.log_level, pretty: config.debug || process.stderr.isTTY, sink: logSink })
+    createLogger({
+      level: config.log_level,
+      pretty: config.debug || process.stderr.isTTY,
+      sink: logSink,
+      secrets: secretsOf(config),
+    })
   let port = config.port
   const kbot = await createKbot(config, {
     log,

@@ -16,11 +16,12 @@ interface Line {
   created_at: string
   model?: string | null
   total_tokens?: number | null
-  cost_usd?: number | null
+  cost?: number | null
   latency_ms?: number | null
   prompt?: { name: string; version: number } | null
 }
 interface Transcript {
+  currency: string
   user: { id: string; kakao_user_id: string; name: string | null; summary: string | null; created_at: string }
   crisis_flags: { type: string; detail: unknown; created_at: string }[]
   conversations: {
@@ -28,7 +29,7 @@ interface Transcript {
     started_at: string
     crisis_flagged: boolean
     total_tokens: number
-    cost_usd: number
+    cost: number
     messages: Line[]
   }[]
 }
@@ -74,7 +75,7 @@ function UserTranscript(props: { id: string; onForgotten: () => void }) {
       {d?.conversations.map((c) => (
         <Card
           key={c.id}
-          title={`${t('cv.conversation')} · ${fmtTime(c.started_at)} · ${fmtNum(c.total_tokens)} ${t('cv.tokens')} · ${fmtMoney(c.cost_usd)}`}
+          title={`${t('cv.conversation')} · ${fmtTime(c.started_at)} · ${fmtNum(c.total_tokens)} ${t('cv.tokens')} · ${fmtMoney(c.cost, d.currency)}`}
           wide
         >
           {c.crisis_flagged && <p class="badge bad">{t('cv.flagged')}</p>}
@@ -85,7 +86,7 @@ function UserTranscript(props: { id: string; onForgotten: () => void }) {
                 <small>
                   {m.role === 'user' ? t('cv.you') : t('cv.bot')} · {fmtTime(m.created_at)}
                   {m.role === 'assistant' &&
-                    ` · ${m.model ?? ''} ${m.prompt ? `· ${m.prompt.name} v${m.prompt.version} ` : ''}· ${fmtNum(m.total_tokens)} ${t('cv.tokens')} · ${fmtMoney(m.cost_usd)}`}
+                    ` · ${m.model ?? ''} ${m.prompt ? `· ${m.prompt.name} v${m.prompt.version} ` : ''}· ${fmtNum(m.total_tokens)} ${t('cv.tokens')} · ${fmtMoney(m.cost, d.currency)}`}
                 </small>
               </li>
             ))}

@@ -9,10 +9,11 @@ type By = 'day' | 'prompt' | 'model'
 /** One row of `GET /admin/usage`, cost already in the configured display currency. */
 export interface UsageRow {
   key: string
+  label: string
   calls: number
-  prompt_tokens: number
-  completion_tokens: number
-  total_tokens: number
+  promptTokens: number
+  cachedTokens: number
+  completionTokens: number
   cost: number
 }
 export interface UsageReport {
@@ -30,7 +31,11 @@ export function Usage() {
   const r = report.data
   const money = (n: number) => fmtMoney(n, r?.currency)
   const total = r?.rows.reduce(
-    (s, x) => ({ calls: s.calls + x.calls, tokens: s.tokens + x.total_tokens, cost: s.cost + x.cost }),
+    (s, x) => ({
+      calls: s.calls + x.calls,
+      tokens: s.tokens + x.promptTokens + x.completionTokens,
+      cost: s.cost + x.cost,
+    }),
     { calls: 0, tokens: 0, cost: 0 },
   )
   return (
@@ -64,7 +69,7 @@ export function Usage() {
             <BarChart
               id="usage-chart"
               title={`${t('us.chart')} (${r.currency}) · ${t(`us.${by}`)}`}
-              points={r.rows.map((x) => ({ label: by === 'day' ? x.key.slice(5) : x.key, value: x.cost }))}
+              points={r.rows.map((x) => ({ label: by === 'day' ? x.key.slice(5) : x.label, value: x.cost }))}
               format={money}
             />
           </section>
@@ -82,9 +87,9 @@ export function Usage() {
                 <tbody>
                   {r.rows.map((x) => (
                     <tr key={x.key}>
-                      <td>{x.key}</td>
+                      <td>{x.label}</td>
                       <td class="num">{fmtNum(x.calls)}</td>
-                      <td class="num">{fmtNum(x.total_tokens)}</td>
+                      <td class="num">{fmtNum(x.promptTokens + x.completionTokens)}</td>
                       <td class="num">{money(x.cost)}</td>
                     </tr>
                   ))}

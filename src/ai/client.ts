@@ -1,8 +1,9 @@
 import OpenAI from 'openai'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
+import type { Logger } from '../logger.ts'
 import type { ChatMessage, TaskInput } from '../store/tasks.ts'
-import { costOf } from './cost.ts'
+import { createCostCalculator } from './cost.ts'
 
 export interface AiResult {
   text: string
@@ -10,6 +11,8 @@ export interface AiResult {
   promptTokens: number | null
   completionTokens: number | null
   totalTokens: number | null
+  /** Prompt tokens served from OpenAI's prompt cache (part of promptTokens, billed at the cached price). */
+  cachedTokens: number | null
   latencyMs: number
   costUsd: number | null
 }
@@ -31,7 +34,8 @@ export interface AiClient {
  * The model behind the official SDK. The SDK's own retries are off: kbot decides about retries itself,
  * because only it knows the delivery deadline.
  */
-export function createAiClient(config: Config): AiClient {
+export function createAiClient(config: Config, log: Logger): AiClient {
+  const costOf = createCostCalculator({ prices: config.openai.prices, log })
   const apiKey = config.openai.api_key
   const client = apiKey
     ? new OpenAI({
@@ -67,8 +71,13 @@ export function createAiClient(config: Config): AiClient {
         promptTokens: usage?.prompt_tokens ?? null,
         completionTokens: usage?.completion_tokens ?? null,
         totalTokens: usage?.total_tokens ?? null,
+        cachedTokens: usage ? (usage.prompt_tokens_details?.cached_tokens ?? 0) : null,
         latencyMs,
-        costUsd: costOf(config.openai.prices, model, usage?.prompt_tokens, usage?.completion_tokens),
+        costUsd: costOf(model, {
+          promptTokens: usage?.prompt_tokens,
+          completionTokens: usage?.completion_tokens,
+          cachedTokens: usage?.prompt_tokens_details?.cached_tokens,
+        }),
       }
     },
   }

@@ -6,6 +6,7 @@ import { messagesSection } from './sections/messages.ts'
 import { openaiSection } from './sections/openai.ts'
 import { pipelineSection, pluginsSection } from './sections/pipeline.ts'
 import { retentionSection } from './sections/retention.ts'
+import { usageSection } from './sections/usage.ts'
 import { workerSection } from './sections/worker.ts'
 
 /** The whole configuration: top-level settings, then one section per concern (`src/config/sections/`). */
@@ -16,12 +17,15 @@ export const ConfigSchema = v.strictObject({
   log_level: v.optional(v.picklist(LOG_LEVELS, `must be one of ${LOG_LEVELS.join(', ')}`), 'info'),
   debug: bool(false),
   admin_token: optStr(),
+  /** A second token that opens only GET /metrics, for a Prometheus scraper. */
+  metrics_token: optStr(),
   session_timeout_minutes: int(1, 7 * 24 * 60, 30),
   openai: openaiSection,
   kakao: kakaoSection,
   worker: workerSection,
   retention: retentionSection,
   memory: memorySection,
+  usage: usageSection,
   pipeline: pipelineSection,
   plugins: pluginsSection,
   messages: messagesSection,

@@ -2,6 +2,7 @@ import { Elysia } from 'elysia'
 import type { Config } from '../config.ts'
 import type { AppError } from '../errors.ts'
 import type { KakaoResult, TurnRunner } from '../kakao/turn.ts'
+import { type AckOutcome, type AckRoute, type Metrics, noMetrics } from '../metrics/registry.ts'
 import { userTaskView } from '../services/tasks.ts'
 import type { Db } from '../store/db.ts'
 import { latestAssistantMessage } from '../store/messages.ts'
@@ -15,22 +16,31 @@ const KAKAO_RESPONSES = { 200: SkillResponse, 400: ErrorBody, 401: ErrorBody, 40
 
 const json = (result: KakaoResult) => Response.json(result.body, { status: result.status })
 
+const outcomeOf = (result: KakaoResult): AckOutcome =>
+  result.status !== 200 ? 'refused' : result.body.useCallback === true ? 'callback' : 'inline'
+
 /** The Kakao skill webhooks and the public status routes of SPEC §4. */
-export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner }) {
+export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner; metrics?: Metrics }) {
   const maxBytes = deps.config.kakao.max_body_bytes
-  const handle = async (request: Request, run: TurnRunner['skill']) => {
+  const metrics = deps.metrics ?? noMetrics
+  const handle = async (request: Request, route: AckRoute, run: TurnRunner['skill']) => {
     const receivedAt = new Date()
+    const started = performance.now()
     let body: unknown
     try {
       body = await readJson(request, maxBytes)
     } catch (err) {
+      metrics.ack(route, 'refused', (performance.now() - started) / 1000)
       return errorResponse(err as AppError)
     }
-    return json(await run({ body, headers: request.headers, receivedAt }))
+    const result = await run({ body, headers: request.headers, receivedAt })
+    // An in-memory observation only: the ack path does no metrics I/O.
+    metrics.ack(route, outcomeOf(result), (performance.now() - started) / 1000)
+    return json(result)
   }
 
   return new Elysia()
-    .post('/skill', ({ request }) => handle(request, deps.turns.skill), {
+    .post('/skill', ({ request }) => handle(request, 'skill', deps.turns.skill), {
       parse: 'none',
       detail: doc({
         tag: 'kakao',
@@ -42,7 +52,7 @@ export function kakaoRoutes(deps: { config: Config; db: Db; turns: TurnRunner })
         responses: KAKAO_RESPONSES,
       }),
     })
-    .post('/welcome', ({ request }) => handle(request, deps.turns.welcome), {
+    .post('/welcome', ({ request }) => handle(request, 'welcome', deps.turns.welcome), {
       parse: 'none',
       detail: doc({
         tag: 'kakao',

@@ -130,8 +130,20 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       if (!accepted.ok) return accepted.result
       const { payload } = accepted
       const requestId = req.headers.get('x-request-id')?.slice(0, 200) || null
-      const log = deps.log.child({ reqId: requestId ?? undefined })
+      // Every turn's lines share a reqId: Kakao's X-Request-Id when it sends one, else a fresh id (also the turn id).
+      const turnId = requestId ?? Bun.randomUUIDv7()
+      const log = deps.log.child({ reqId: turnId })
       const utterance = payload.userRequest.utterance.trim()
+      // The whole request at debug (Open Builder setup problems); the logger masks secrets and the callback token.
+      if (log.isLevelEnabled('debug'))
+        log.debug(
+          {
+            headers: Object.fromEntries(req.headers),
+            callbackUrl: payload.userRequest.callbackUrl,
+            utterance,
+          },
+          'skill request',
+        )
       if (utterance.length === 0) return { status: 200, body: textResponse(messages.empty) }
       if (utterance.length > config.kakao.max_utterance_chars) {
         return {
@@ -161,7 +173,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
           req.receivedAt,
         )
         const turn: Turn = {
-          id: requestId ?? Bun.randomUUIDv7(),
+          id: turnId,
           requestId,
           receivedAt: req.receivedAt,
           respondBy: new Date(req.receivedAt.getTime() + config.kakao.turn_budget_ms),
@@ -189,7 +201,10 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       const accepted = accept(req)
       if (!accepted.ok) return accepted.result
       const { payload } = accepted
-      const log = deps.log.child({ route: 'welcome' })
+      const log = deps.log.child({
+        reqId: req.headers.get('x-request-id')?.slice(0, 200) || Bun.randomUUIDv7(),
+        route: 'welcome',
+      })
       return guarded(log, async () => {
         const user = await identify(payload, req.receivedAt)
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))

@@ -116,9 +116,37 @@ export async function buildPipeline(config: Config, deps: PluginDeps): Promise<P
   }
   const handlers: Handler[] = []
   for (const plugin of plugins) {
-    handlers.push(
-      await plugin.setup({ ...deps, log: deps.log.child({ plugin: plugin.name }) }, options.get(plugin.name)),
+    const handler = await plugin.setup(
+      { ...deps, log: deps.log.child({ plugin: plugin.name }) },
+      options.get(plugin.name),
     )
+    handlers.push(scoped(plugin.name, handler))
   }
   return { names: plugins.map((p) => p.name), optionsOf: (name) => options.get(name), run: compose(handlers) }
+}
+
+/**
+ * While a plugin's handler runs, `turn.log` carries `plugin: <name>` (and the request's reqId and userId); the
+ * next plugin gets the request's logger back, and so does this one after `next()` returns.
+ */
+function scoped(name: string, handler: Handler): Handler {
+  return async (turn, next) => {
+    // A turn built by hand (a plugin's unit test) may come without a logger.
+    const outer = turn.log as Turn['log'] | undefined
+    if (!outer) return handler(turn, next)
+    const own = outer.child({ plugin: name })
+    turn.log = own
+    try {
+      await handler(turn, async () => {
+        turn.log = outer
+        try {
+          await next()
+        } finally {
+          turn.log = own
+        }
+      })
+    } finally {
+      turn.log = outer
+    }
+  }
 }

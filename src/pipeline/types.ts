@@ -3,6 +3,7 @@ import type { Config } from '../config.ts'
 import type { SkillPayload } from '../kakao/payload.ts'
 import type { SkillResponse } from '../kakao/response.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
@@ -48,7 +49,8 @@ export interface Turn {
   /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */
   vars: Record<string, string>
   reply: SkillResponse | null
-  readonly log: Logger
+  /** The request's logger; while a plugin runs it also carries `plugin` (set by the pipeline, not by plugins). */
+  log: Logger
 }
 
 export type Next = () => Promise<void>
@@ -76,6 +78,8 @@ export interface PluginDeps {
   prompts: PromptCache
   queue: TaskQueue
   now(): Date
+  /** `metrics.rateLimited()`, `metrics.crisisFlagged()` for plugins that answer without the model. */
+  metrics?: Metrics
 }
 
 /**

@@ -40,7 +40,14 @@ export async function findUsers(db: Db, query: unknown) {
   }))
 }
 
-const lineView = (l: TranscriptLine) => ({
+/** Costs are stored in USD; the console shows them in `[usage] currency` (KRW at `krw_per_usd`). */
+export interface Display {
+  currency: 'USD' | 'KRW'
+  rate: number
+}
+const USD: Display = { currency: 'USD', rate: 1 }
+
+const lineView = (l: TranscriptLine, shown: (usd: number | null) => number | null) => ({
   id: l.id,
   role: l.role,
   content: l.content,
@@ -53,6 +60,7 @@ const lineView = (l: TranscriptLine) => ({
         completion_tokens: l.completionTokens,
         total_tokens: l.totalTokens,
         cost_usd: l.costUsd,
+        cost: shown(l.costUsd),
         latency_ms: l.latencyMs,
       }
     : {}),
@@ -62,7 +70,8 @@ const lineView = (l: TranscriptLine) => ({
  * `GET /admin/users/:id/transcript`: the user (as `kbot users show` sees them), their newest conversations with
  * every message, each assistant turn with its tokens and cost, and the crisis flags raised on them.
  */
-export async function userTranscript(db: Db, userId: string, limit = 20) {
+export async function userTranscript(db: Db, userId: string, display: Display = USD, limit = 20) {
+  const shown = (usd: number | null) => (usd === null ? null : usd * display.rate)
   const id = uuidOrNull(userId)
   const user = id ? await getUser(db, id) : null
   if (!user) throw new AppError('NOT_FOUND', `no user with id ${userId}`)
@@ -80,6 +89,7 @@ export async function userTranscript(db: Db, userId: string, limit = 20) {
   )
   return {
     user: view!,
+    currency: display.currency,
     crisis_flags: flags.map((f) => ({
       type: f.type,
       detail: f.detail,
@@ -96,7 +106,8 @@ export async function userTranscript(db: Db, userId: string, limit = 20) {
         crisis_flagged: flagged.has(c.id),
         total_tokens: assistant.reduce((n, m) => n + (m.totalTokens ?? 0), 0),
         cost_usd: assistant.reduce((n, m) => n + (m.costUsd ?? 0), 0),
-        messages: messages.map(lineView),
+        cost: shown(assistant.reduce((n, m) => n + (m.costUsd ?? 0), 0)),
+        messages: messages.map((m) => lineView(m, shown)),
       }
     }),
   }

@@ -2,6 +2,7 @@ import type { Config } from '../config.ts'
 import { checkReply, quickReply, type SkillResponse, textResponse } from '../kakao/response.ts'
 import { shapeAnswer } from '../kakao/shape.ts'
 import type { Logger } from '../logger.ts'
+import { type Metrics, noMetrics } from '../metrics/registry.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { claimCallback, recordCallbackOutcome, type Task } from '../store/tasks.ts'
@@ -33,6 +34,7 @@ export interface DeliveryDeps {
   log: Logger
   messages: Messages
   post?: (url: string, body: SkillResponse, timeoutMs: number) => Promise<CallbackOutcome>
+  metrics?: Metrics
 }
 
 export interface Delivery {
@@ -47,6 +49,7 @@ export interface Delivery {
 export function createDelivery(deps: DeliveryDeps): Delivery {
   const post = deps.post ?? postCallback
   const settleMs = deps.config.kakao.callback_settle_ms
+  const metrics = deps.metrics ?? noMetrics
 
   return {
     async deliver(task) {
@@ -82,6 +85,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
         deliveredAnswer: isAnswer && outcome.ok,
         remainingText: remaining,
       })
+      metrics.callback(outcome.ok ? 'sent' : 'rejected')
       if (outcome.ok) {
         log.debug(
           { kind: isAnswer ? 'answer' : claimed.status === 'failed' ? 'failed' : 'slow' },

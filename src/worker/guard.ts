@@ -1,5 +1,6 @@
 import type { Config } from '../config.ts'
 import type { Logger } from '../logger.ts'
+import type { Metrics } from '../metrics/registry.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { dueCallbacks, expireCallbacks } from '../store/tasks.ts'
@@ -23,6 +24,7 @@ export function createDeliveryGuard(deps: {
   config: Config
   log: Logger
   delivery: Delivery
+  metrics?: Metrics
 }): DeliveryGuard {
   const log = deps.log.child({ component: 'delivery-guard' })
   let timer: ReturnType<typeof setInterval> | null = null
@@ -37,6 +39,7 @@ export function createDeliveryGuard(deps: {
         { taskId: task.id },
         'callback expired before it could be used; the answer waits for "답변 확인"',
       )
+      deps.metrics?.callback('expired')
       await logEvent(deps.db, 'callback_expired', task.userId, { task_id: task.id, status: task.status })
     }
     for (const task of await dueCallbacks(deps.db, now, deps.config.worker.min_attempt_ms)) {

@@ -4,6 +4,7 @@ import { backoffMs, classifyFailure } from '../ai/retry.ts'
 import type { Config } from '../config.ts'
 import { isAppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
+import { type Metrics, noMetrics } from '../metrics/registry.ts'
 import type { TaskQueue } from '../pipeline/types.ts'
 import { touchConversation } from '../store/conversations.ts'
 import type { Db, Notifier } from '../store/db.ts'
@@ -32,6 +33,7 @@ export interface PoolDeps {
   log: Logger
   ai: AiClient
   delivery: Delivery
+  metrics?: Metrics
 }
 
 export interface PoolStats {
@@ -61,6 +63,7 @@ interface Running {
  */
 export function createWorkerPool(deps: PoolDeps): WorkerPool {
   const { db, config, ai, delivery } = deps
+  const metrics = deps.metrics ?? noMetrics
   const size = config.worker.concurrency
   const leaseMs = config.worker.lease_ms
   const instance = `${hostname()}:${process.pid}:${newId().slice(-6)}`
@@ -218,8 +221,9 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
           })
           await tx.query(
             `insert into promptlog (msg_id, task_id, prompt_id, prompt_name, prompt_version, model, temperature,
-               max_tokens, messages, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_usd)
-             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)`,
+               max_tokens, messages, prompt_tokens, completion_tokens, total_tokens, latency_ms, cost_usd,
+               cached_tokens)
+             values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)`,
             [
               messageId,
               task.id,
@@ -235,6 +239,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
               result.totalTokens,
               result.latencyMs,
               result.costUsd,
+              result.cachedTokens,
             ],
           )
           await touchConversation(tx, task.convId)
@@ -251,6 +256,8 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
         return done
       })
       tlog.debug({ latencyMs: result.latencyMs, tokens: result.totalTokens }, 'task completed')
+      metrics.model(result)
+      metrics.task('answer', 'completed')
       settle(completed)
       if (completed.callbackStatus === 'pending') track(delivery.deliver(completed))
     } catch (err) {
@@ -271,6 +278,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
       // Fenced: a worker that lost its lease must not touch the task, nor use its callback.
       if (!(await rescheduleTask(db, task.id, owner, runAfter, info.reason))) return
       tlog.warn({ reason: info.reason, retryInMs: delay }, 'model attempt failed; retrying')
+      metrics.task('answer', 'retried')
       wakeAt(delay)
       if (callbackLive && runAfter.getTime() + config.worker.min_attempt_ms > task.deadlineAt.getTime()) {
         // The next attempt cannot finish before the callback expires: use it for the apology now.
@@ -285,6 +293,7 @@ export function createWorkerPool(deps: PoolDeps): WorkerPool {
     const failed = await failTask(db, task.id, owner, reason)
     if (!failed) return
     tlog.error({ reason, attempts: task.attempts }, 'task failed')
+    metrics.task('answer', 'failed')
     await logEvent(db, 'task_failed', task.userId, { task_id: task.id, reason, attempts: task.attempts })
     settle(failed)
     if (failed.callbackStatus === 'pending') track(delivery.deliver(failed))

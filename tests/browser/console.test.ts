@@ -18,7 +18,8 @@ export const OUTPUT_DIR = join(import.meta.dir, 'output')
 
 const haveChromium = existsSync(CHROMIUM)
 if (!haveChromium) {
-  if (process.env.CI === 'true') throw new Error(`CI=true but ${CHROMIUM} is missing: apt-get install chromium`)
+  if (process.env.CI === 'true')
+    throw new Error(`CI=true but ${CHROMIUM} is missing: apt-get install chromium`)
   console.warn(
     `\n${'!'.repeat(78)}\n!! ${CHROMIUM} is missing: the console browser tests are SKIPPED.\n` +
       `!! Install it with: apt-get install -y chromium\n${'!'.repeat(78)}\n`,
@@ -46,7 +47,9 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       model = startFakeOpenAI()
       // The answer tells which prompt the model was given, so the test sees which version a turn used.
       model.setDefault((req) => ({
-        content: req.body.messages[0]?.content.includes('PIRATE') ? '아호이! 해적 답변입니다.' : '기본 답변입니다.',
+        content: req.body.messages[0]?.content.includes('PIRATE')
+          ? '아호이! 해적 답변입니다.'
+          : '기본 답변입니다.',
         usage: { prompt_tokens: 1200, completion_tokens: 300 },
       }))
       kakao = startFakeKakao()
@@ -95,7 +98,7 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       // Keyboard only: the language switch, then the token field.
       await page.keyboard.press('Tab')
       await page.keyboard.press('Tab')
-      expect(await page.evaluate(() => document.activeElement?.id)).toBe('token')
+      expect(await page.evaluate(() => (globalThis as any).document.activeElement?.id)).toBe('token')
       await page.keyboard.type('not-the-token')
       await page.keyboard.press('Enter')
       await expect(page.getByRole('alert').textContent()).resolves.toContain('토큰이 올바르지 않습니다')
@@ -110,9 +113,15 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       const cookie = (await context.cookies()).find((c) => c.name === 'kbot_console')!
       expect(cookie).toMatchObject({ httpOnly: true, sameSite: 'Strict', secure: false, path: '/' })
       // Page scripts never see it.
-      expect(await page.evaluate(() => document.cookie)).not.toContain('kbot_console')
+      expect(await page.evaluate(() => (globalThis as any).document.cookie)).not.toContain('kbot_console')
       await expect(page.getByTestId('health-status').textContent()).resolves.toBe('ok')
-      expect(await page.locator('nav a').allTextContents()).toEqual(['개요', '프롬프트', '작업', '대화', '사용량'])
+      expect(await page.locator('nav a').allTextContents()).toEqual([
+        '개요',
+        '프롬프트',
+        '작업',
+        '대화',
+        '사용량',
+      ])
     })
 
     test('create a version from an old one, see the diff, activate it, and the next Kakao turn uses it', async () => {
@@ -143,7 +152,9 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       await page.getByTestId('activate-2').click()
       await page.getByTestId('activate-2-confirm').click()
       await page.getByText('활성화했습니다: default v2').waitFor()
-      const active = await q(`select version from prompttemplate where name = 'default' and is_active = $1`, [true])
+      const active = await q(`select version from prompttemplate where name = 'default' and is_active = $1`, [
+        true,
+      ])
       expect(active.map((r) => Number(r.version))).toEqual([2])
       await shot('prompts')
 
@@ -163,8 +174,13 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       await page.fill('input[name="preview-message"]', '미리보기로 인사해 주세요')
       await page.keyboard.press('Enter')
       await page.locator('[data-testid="preview-chat"] li.assistant').waitFor()
-      expect(await page.locator('[data-testid="preview-chat"] li.assistant span').textContent()).toBe('기본 답변입니다.')
-      expect(model.requests.at(-1)!.body.messages.at(-1)).toEqual({ role: 'user', content: '미리보기로 인사해 주세요' })
+      expect(await page.locator('[data-testid="preview-chat"] li.assistant span').textContent()).toBe(
+        '기본 답변입니다.',
+      )
+      expect(model.requests.at(-1)!.body.messages.at(-1)).toEqual({
+        role: 'user',
+        content: '미리보기로 인사해 주세요',
+      })
       expect(await count()).toEqual(before)
       await shot('prompts-preview')
     })
@@ -188,7 +204,9 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       await page.getByTestId('notice').waitFor()
       expect(await page.getByTestId('notice').textContent()).toContain('다시 대기열에 넣었습니다')
       await waitFor(
-        async () => (await q('select status from aiprocessingtask where id = $1', [failed!.id]))[0]?.status === 'completed',
+        async () =>
+          (await q('select status from aiprocessingtask where id = $1', [failed!.id]))[0]?.status ===
+          'completed',
         { what: 'the retried task to complete' },
       )
       // The list updates itself: the failed filter empties without a click.
@@ -240,7 +258,7 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       for (const name of ['overview', 'prompts', 'tasks', 'conversations', 'usage']) {
         await go(name)
         await page.waitForLoadState('networkidle')
-        const width = await page.evaluate(() => document.documentElement.scrollWidth)
+        const width = await page.evaluate(() => (globalThis as any).document.documentElement.scrollWidth)
         expect(`${name}: ${width}`).toBe(`${name}: 360`)
       }
       await go('overview')

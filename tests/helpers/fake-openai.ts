@@ -10,6 +10,8 @@ export interface FakeReply {
   content?: string
   headers?: Record<string, string>
   usage?: { prompt_tokens: number; completion_tokens: number }
+  /** Reported as usage.prompt_tokens_details.cached_tokens (part of prompt_tokens). */
+  cachedTokens?: number
 }
 
 export interface RecordedRequest {
@@ -92,7 +94,13 @@ export function startFakeOpenAI(defaults: FakeReply = {}): FakeOpenAI {
             created: Math.floor(Date.now() / 1000),
             model: body.model,
             choices: [{ index: 0, message: { role: 'assistant', content }, finish_reason: 'stop' }],
-            usage: { ...usage, total_tokens: usage.prompt_tokens + usage.completion_tokens },
+            usage: {
+              ...usage,
+              total_tokens: usage.prompt_tokens + usage.completion_tokens,
+              ...(reply.cachedTokens !== undefined
+                ? { prompt_tokens_details: { cached_tokens: reply.cachedTokens } }
+                : {}),
+            },
           },
           { headers: reply.headers },
         )

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { createKbot, type Kbot } from '../../src/kbot.ts'
-import { createLogger, type Logger } from '../../src/logger.ts'
+import { createLogger, type Logger, secretsOf } from '../../src/logger.ts'
 import { type Dialect, openStore } from '../../src/store/db.ts'
 import { createTestDb, type TestDb } from './db.ts'
 
@@ -17,6 +17,8 @@ export interface TestKbotOptions {
   /** Another instance on an existing database: its own connections, the same tables. */
   db?: TestDb
   logLevel?: string
+  /** Where log lines go (default: stderr); the logger masks the config's secrets as the server's does. */
+  logDestination?: { write(line: string): void }
 }
 
 export interface TestKbot {
@@ -50,7 +52,11 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
     cwd: dir,
     env: { KBOT_CONFIG: path, DATABASE_URL: db.url, OPENAI_API_KEY: 'sk-test', ...opts.env },
   })
-  const log = createLogger({ level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent' })
+  const log = createLogger({
+    level: opts.logLevel ?? process.env.TEST_LOG_LEVEL ?? 'silent',
+    destination: opts.logDestination,
+    secrets: secretsOf(config),
+  })
   const store = opts.db ? await openStore(db.url) : db.store
   const kbot = await createKbot(config, { log, store, migrate: false })
   await kbot.start()

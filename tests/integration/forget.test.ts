@@ -71,7 +71,7 @@ for (const dialect of await testDialects()) {
       const [user] = await db.query<Row>('select * from appuser where kakao_user_id = $1', [key])
       const convs = await db.query<Row>('select id from conversation where user_id = $1', [user!.id])
       await summarizeConversation(
-        { db, ai: createAiClient(k.config), config: k.config, log },
+        { db, ai: createAiClient(k.config, log), config: k.config, log },
         { userId: user!.id, convId: convs[0]!.id },
       )
       const msgs = await db.query<Row>(

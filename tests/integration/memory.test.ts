@@ -47,7 +47,7 @@ for (const dialect of await testDialects()) {
     let model: FakeOpenAI
     let config: Config
     let cfgDir: string
-    const deps = () => ({ db: db.store.db, ai: createAiClient(config), config, log })
+    const deps = () => ({ db: db.store.db, ai: createAiClient(config, log), config, log })
 
     beforeAll(async () => {
       model = startFakeOpenAI()
@@ -121,7 +121,10 @@ for (const dialect of await testDialects()) {
       expect(logs.length).toBe(1)
       expect(logs[0]).toMatchObject({ msg_id: null, prompt_name: 'summary', model: 'gpt-4o-mini' })
       expect(Number(logs[0]!.total_tokens)).toBe(135)
-      expect(Number(logs[0]!.cost_usd)).toBeCloseTo(costOf({}, 'gpt-4o-mini', 120, 15)!, 12)
+      expect(Number(logs[0]!.cost_usd)).toBeCloseTo(
+        costOf({}, 'gpt-4o-mini', { promptTokens: 120, completionTokens: 15 })!,
+        12,
+      )
 
       // The next tick, on either instance, finds nothing; running the task again makes no model call.
       expect(await findIdleForSummary(second.db, config, at(50))).toEqual([])
@@ -234,7 +237,7 @@ for (const dialect of await testDialects()) {
         })
         model.script({ content: '반려견 이름은 콩.' })
         const out = await summarizeConversation(
-          { db, ai: createAiClient(k.config), config: k.config, log },
+          { db, ai: createAiClient(k.config, log), config: k.config, log },
           { userId: user.id, convId: conversation.id },
         )
         expect(out.status).toBe('updated')

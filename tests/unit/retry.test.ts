@@ -1,6 +1,5 @@
 import { describe, expect, test } from 'bun:test'
 import OpenAI from 'openai'
-import { costOf, DEFAULT_PRICES } from '../../src/ai/cost.ts'
 import { backoffMs, classifyFailure } from '../../src/ai/retry.ts'
 import { estimateTokens } from '../../src/ai/tokens.ts'
 import { AppError } from '../../src/errors.ts'
@@ -154,54 +153,6 @@ describe('backoffMs', () => {
     [1, 3_600_000, 30_000],
   ])('attempt %i with Retry-After %i ms waits %i ms', (attempt, retryAfter, expected) => {
     expect(backoffMs(attempt, retryAfter, high)).toBe(expected)
-  })
-})
-
-describe('costOf', () => {
-  const M = 1_000_000
-
-  test.each([
-    ['gpt-4o', M, M, 12.5],
-    ['gpt-4o-2024-08-06', 1000, 100, (1000 * 2.5 + 100 * 10) / M],
-    ['gpt-4o-mini', M, M, 0.75],
-    ['gpt-4o-mini-2024-07-18', 2000, 500, (2000 * 0.15 + 500 * 0.6) / M],
-    ['gpt-4.1', M, 0, 2],
-    ['gpt-4.1-mini', 0, M, 1.6],
-    ['gpt-4.1-nano-2025-04-14', M, M, 0.5],
-    ['gpt-4o', 0, 0, 0],
-  ])('%s, %i in, %i out → $%d', (model, input, output, usd) => {
-    expect(costOf({}, model, input, output)).toBeCloseTo(usd, 12)
-  })
-
-  test('gpt-4o-mini is not priced as gpt-4o', () => {
-    expect(costOf({}, 'gpt-4o-mini', M, M)).not.toBeCloseTo(costOf({}, 'gpt-4o', M, M)!, 6)
-  })
-
-  test.each([['gpt-4'], ['gpt-3.5-turbo'], ['claude-3'], ['GPT-4O'], ['']])(
-    'unknown model %j → null',
-    (model) => {
-      expect(costOf({}, model, 10, 10)).toBeNull()
-    },
-  )
-
-  test.each([
-    [null, 10],
-    [10, null],
-    [undefined, 10],
-    [10, undefined],
-    [null, null],
-  ])('tokens %p / %p → null', (input, output) => {
-    expect(costOf({}, 'gpt-4o', input, output)).toBeNull()
-  })
-
-  test('overrides replace a default, add a model, and a longer prefix wins', () => {
-    const overrides = { 'gpt-4o': [5, 20], 'my-llm': [1, 2], 'gpt-4o-mini-2024': [1, 1] } as const
-    expect(costOf(overrides, 'gpt-4o-2024-08-06', M, M)).toBeCloseTo(25, 12)
-    expect(costOf(overrides, 'gpt-4o-mini', M, M)).toBeCloseTo(0.75, 12)
-    expect(costOf(overrides, 'gpt-4o-mini-2024-07-18', M, M)).toBeCloseTo(2, 12)
-    expect(costOf(overrides, 'my-llm-7b', M, M)).toBeCloseTo(3, 12)
-    // The defaults themselves are untouched.
-    expect(DEFAULT_PRICES['gpt-4o']).toEqual([2.5, 10])
   })
 })
 
