@@ -3,6 +3,7 @@ import { Command } from 'commander'
 import { VERSION } from '../src/version.ts'
 import { migrateCommand } from './commands/migrate.ts'
 import { promptsCommand } from './commands/prompts.ts'
+import { safetyCommand } from './commands/safety.ts'
 import { serveCommand } from './commands/serve.ts'
 import { tasksCommand } from './commands/tasks.ts'
 import { usageCommand } from './commands/usage.ts'
@@ -21,6 +22,7 @@ const program = new Command('kbot')
   .addCommand(tasksCommand())
   .addCommand(usersCommand())
   .addCommand(usageCommand())
+  .addCommand(safetyCommand())
 
 try {
   await program.parseAsync()

@@ -36,6 +36,9 @@ const ENV_MAP: Record<string, string> = {
   WORKER_CONCURRENCY: 'worker.concurrency',
   WORKER_POLL_MS: 'worker.poll_ms',
   TASK_MAX_ATTEMPTS: 'worker.max_attempts',
+  SAFETY_WEBHOOK_URL: 'safety.webhook_url',
+  SAFETY_WEBHOOK_ALLOWED_HOSTS: 'safety.webhook_allowed_hosts',
+  SAFETY_MODERATION: 'safety.moderation',
 }
 
 /** Secrets are read from the environment only, never from a file that may be committed. */

@@ -6,6 +6,7 @@ import { consoleAdminRoutes } from './http/console-admin-routes.ts'
 import { ackTimer, consoleRoutes } from './http/console-routes.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
+import { safetyRoutes } from './http/safety-routes.ts'
 import { usageRoutes } from './http/usage-routes.ts'
 import { createTurnRunner } from './kakao/turn.ts'
 import type { LogSink } from './log-sink.ts'
@@ -13,6 +14,7 @@ import type { Logger } from './logger.ts'
 import { createMetrics, type Metrics } from './metrics/registry.ts'
 import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
+import { operatorLexicon } from './safety/lexicon.ts'
 import { createAckLatency } from './services/console-series.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
@@ -102,6 +104,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
     consoleAdminRoutes({ config, store, ai, ack }),
     consoleRoutes({ config, log }),
   ]
+  // /admin/safety, and /test-safety in DEBUG mode, with the lexicon crisis-guard was built with.
+  const guardOptions = pipeline.optionsOf('crisis-guard') as { extra_lexicon?: string[] } | undefined
+  let lexicon: ReturnType<typeof operatorLexicon> | null = null
+  const safetyLexicon = () => {
+    lexicon ??= operatorLexicon(config.configDir, guardOptions?.extra_lexicon ?? [])
+    return lexicon
+  }
+  routes.push(...(safetyRoutes({ config, db: store.db, lexicon: safetyLexicon }) as never[]))
   if (config.debug) {
     // Loaded only in DEBUG mode: production never carries the /test-* routes.
     const { debugRoutes } = await import('./http/debug-routes.ts')

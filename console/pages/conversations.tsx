@@ -23,11 +23,12 @@ interface Line {
 interface Transcript {
   currency: string
   user: { id: string; kakao_user_id: string; name: string | null; summary: string | null; created_at: string }
-  crisis_flags: { type: string; detail: unknown; created_at: string }[]
+  crisis_flags: { type: string; detail: { kinds?: string[] } | null; created_at: string }[]
   conversations: {
     id: string
     started_at: string
     crisis_flagged: boolean
+    crisis_kinds: string[]
     total_tokens: number
     cost: number
     messages: Line[]
@@ -56,7 +57,9 @@ function UserTranscript(props: { id: string; onForgotten: () => void }) {
               <dd data-testid="crisis-count">
                 {d.crisis_flags.length === 0
                   ? t('none')
-                  : d.crisis_flags.map((f) => `${f.type} (${fmtTime(f.created_at)})`).join(', ')}
+                  : d.crisis_flags
+                      .map((f) => `${(f.detail?.kinds ?? [f.type]).join('·')} (${fmtTime(f.created_at)})`)
+                      .join(', ')}
               </dd>
             </div>
           </dl>
@@ -78,7 +81,11 @@ function UserTranscript(props: { id: string; onForgotten: () => void }) {
           title={`${t('cv.conversation')} · ${fmtTime(c.started_at)} · ${fmtNum(c.total_tokens)} ${t('cv.tokens')} · ${fmtMoney(c.cost, d.currency)}`}
           wide
         >
-          {c.crisis_flagged && <p class="badge bad">{t('cv.flagged')}</p>}
+          {c.crisis_flagged && (
+            <p class="badge bad" data-testid="crisis-flag">
+              {t('cv.flagged')}: {c.crisis_kinds.join(', ')}
+            </p>
+          )}
           <ol class="chat" data-testid="transcript">
             {c.messages.map((m) => (
               <li key={m.id} class={m.role}>

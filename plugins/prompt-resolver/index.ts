@@ -40,9 +40,11 @@ export default definePlugin({
       const block = turn.payload.userRequest.block
       const intent = turn.payload.intent
       const name =
+        turn.promptName ??
         [block?.name, block?.id, intent?.name, intent?.id]
           .map((key) => (key ? options.routes[key] : undefined))
-          .find((route) => route !== undefined) ?? options.prompt
+          .find((route) => route !== undefined) ??
+        options.prompt
       let version: PromptVersion | null = await deps.prompts.active(name)
       if (!version) {
         if (!warned)

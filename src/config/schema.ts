@@ -6,6 +6,7 @@ import { messagesSection } from './sections/messages.ts'
 import { openaiSection } from './sections/openai.ts'
 import { pipelineSection, pluginsSection } from './sections/pipeline.ts'
 import { retentionSection } from './sections/retention.ts'
+import { safetySection } from './sections/safety.ts'
 import { usageSection } from './sections/usage.ts'
 import { workerSection } from './sections/worker.ts'
 
@@ -26,6 +27,7 @@ export const ConfigSchema = v.strictObject({
   retention: retentionSection,
   memory: memorySection,
   usage: usageSection,
+  safety: safetySection,
   pipeline: pipelineSection,
   plugins: pluginsSection,
   messages: messagesSection,

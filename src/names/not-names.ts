@@ -2,9 +2,7 @@
  * What is not a name. "난 X야" is how Koreans state a name, but also a job, a state, an age or a place; this
  * module decides, from a word list and from the shape of Korean predicates, when X is one of those.
  */
-import { getJongseong, getJungseong } from 'es-hangul'
-
-const HANGUL = /[가-힣]/
+import { isInterjection, isPredicate } from '../korean/predicate.ts'
 
 // ── What is not a name ───────────────────────────────────────────────────────────────────────────────────
 // "난 X야" is how Koreans state a name, but also a job, a state, an age or a place. Words people commonly
@@ -49,30 +47,6 @@ const AGE = [
 const MBTI_OR_BLOOD = /^([EI][NS][TF][JP](-[AT])?|(A|B|O|AB)형)$/i
 /** Suffixes no given name ends in: 선생님, 거짓말쟁이, 사냥꾼, 용띠, 외향적, 채식주의자. */
 const SUFFIX = /(님|쟁이|꾼|띠|적|주의자)$/
-/** Final batchims that mark a verb or adjective stem before 아/어 (괜찮아, 좋아, 싫어, 있어, 같아, 늦어). */
-const STEM_BATCHIM = new Set([...'ㄷㅅㅆㅈㅊㅋㅌㅍㅎㄲㄳㄵㄶㄺㄻㄼㄽㄾㄿㅀㅄ'])
-/** Contracted verb endings no name ends in: 돼, 봐, 줘, 아파, 슬퍼, 바빠, 기뻐, 고마워, 졸려. */
-const CONTRACTED = new Set([...'돼봐줘져쳐셔켜파퍼빠뻐워려'])
-
-/** True for a conjugated predicate (a verb or adjective form), judged from its last syllables. */
-function isPredicate(word: string): boolean {
-  const w = word.replace(/(요|용)$/, '')
-  const chars = [...w]
-  const last = chars.at(-1)
-  const prev = chars.at(-2)
-  if (!last || !HANGUL.test(last)) return false
-  if (/(았|었|였|했|됐|왔|갔|겠|셨|졌|웠|봤|줬|났|냈|렸|쳤)(어|다|음|지|네|고|는데|거든|잖아)?$/.test(w))
-    return true
-  if (/니다$/.test(w) && !/입니다$/.test(w)) return true // 합니다, 좋습니다 (입니다 is the copula)
-  if (/(하다|한다|하네)$/.test(w)) return true
-  if (/(은데|는데|던데|한데)$/.test(w)) return true // 괜찮은데, 하는데: a clause that goes on
-  // 피곤해, 행복해, 우울해: a 하다 adjective after a closed syllable; a name like 지해 or 김지해 is spared.
-  if ((last === '해' || last === '함') && chars.length >= 3 && prev && getJongseong(prev) !== '') return true
-  if (last === '다' && prev && (getJongseong(prev) !== '' || getJungseong(prev) === 'ㅡ')) return true // 좋다, 간다, 아프다
-  if (CONTRACTED.has(last)) return true
-  return (last === '아' || last === '어') && prev !== undefined && STEM_BATCHIM.has(getJongseong(prev))
-}
-
 /** Why a candidate is not a name, or null when it may be one. */
 export function notANameBecause(name: string, raw = name): string | null {
   const s = name.toLowerCase()
@@ -81,5 +55,6 @@ export function notANameBecause(name: string, raw = name): string | null {
   if (AGE.some((re) => re.test(s))) return '나이나 학년이에요'
   if (MBTI_OR_BLOOD.test(s)) return '성격 유형이나 혈액형이에요'
   if (isPredicate(raw) || isPredicate(name)) return '상태나 느낌을 말하는 서술어예요'
+  if (isInterjection(raw) || isInterjection(name)) return '감탄사나 군말이에요'
   return null
 }

@@ -4,6 +4,7 @@
  */
 export const BUILTIN_PLUGINS = [
   'late-answer',
+  'crisis-guard',
   'forget-me',
   'name-command',
   'rate-limit',

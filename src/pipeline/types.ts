@@ -44,6 +44,8 @@ export interface Turn {
   conversation: Conversation
   /** Set by prompt-resolver. */
   prompt: ResolvedPrompt | null
+  /** A prompt name that overrides prompt-resolver's routes (crisis-guard sets the safety prompt). */
+  promptName?: string
   /** Earlier turns sent to the model with this one (history-context), oldest first. */
   history: ChatMessage[]
   /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */

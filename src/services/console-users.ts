@@ -82,11 +82,6 @@ export async function userTranscript(db: Db, userId: string, display: Display = 
     conversations.map((c) => c.id),
   )
   const flags = await userEvents(db, user.id, CRISIS_EVENTS, 100)
-  const flagged = new Set(
-    flags
-      .map((f) => f.detail as { conv_id?: string; convId?: string } | null)
-      .map((d) => d?.conv_id ?? d?.convId),
-  )
   return {
     user: view!,
     currency: display.currency,
@@ -103,7 +98,9 @@ export async function userTranscript(db: Db, userId: string, display: Display = 
         started_at: c.startedAt.toISOString(),
         last_activity_at: c.lastActivityAt.toISOString(),
         ended_at: c.endedAt?.toISOString() ?? null,
-        crisis_flagged: flagged.has(c.id),
+        crisis_flagged: c.flaggedAt !== null,
+        crisis_kinds: c.crisisKinds,
+        flagged_at: c.flaggedAt?.toISOString() ?? null,
         total_tokens: assistant.reduce((n, m) => n + (m.totalTokens ?? 0), 0),
         cost_usd: assistant.reduce((n, m) => n + (m.costUsd ?? 0), 0),
         cost: shown(assistant.reduce((n, m) => n + (m.costUsd ?? 0), 0)),

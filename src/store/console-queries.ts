@@ -27,12 +27,15 @@ export interface ConversationRow {
   startedAt: Date
   lastActivityAt: Date
   endedAt: Date | null
+  /** Crisis kinds the conversation was flagged with (SPEC §12), empty when never flagged. */
+  crisisKinds: string[]
+  flaggedAt: Date | null
 }
 
 /** A user's conversations, newest first. */
 export async function conversationsOf(db: Db, userId: string, limit: number): Promise<ConversationRow[]> {
   const rows = await db.query<Row>(
-    `select id, started_at, last_activity_at, ended_at from conversation
+    `select id, started_at, last_activity_at, ended_at, crisis_kinds, flagged_at from conversation
       where user_id = $1 order by started_at desc limit $2`,
     [userId, limit],
   )
@@ -41,6 +44,8 @@ export async function conversationsOf(db: Db, userId: string, limit: number): Pr
     startedAt: toDate(r.started_at),
     lastActivityAt: toDate(r.last_activity_at),
     endedAt: toDateOrNull(r.ended_at),
+    crisisKinds: r.crisis_kinds ? String(r.crisis_kinds).split(',').filter(Boolean) : [],
+    flaggedAt: toDateOrNull(r.flagged_at),
   }))
 }
 

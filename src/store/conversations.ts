@@ -8,16 +8,21 @@ export interface Conversation {
   startedAt: Date
   lastActivityAt: Date
   endedAt: Date | null
+  /** Crisis kinds found in this conversation (crisis-guard); [] when never flagged. */
+  crisisKinds: string[]
+  flaggedAt: Date | null
 }
 
 type Row = Record<string, unknown>
 
-const toConversation = (r: Row): Conversation => ({
+export const toConversation = (r: Row): Conversation => ({
   id: String(r.id),
   userId: String(r.user_id),
   startedAt: toDate(r.started_at),
   lastActivityAt: toDate(r.last_activity_at),
   endedAt: toDateOrNull(r.ended_at),
+  crisisKinds: r.crisis_kinds ? String(r.crisis_kinds).split(',') : [],
+  flaggedAt: toDateOrNull(r.flagged_at),
 })
 
 /**

@@ -19,6 +19,7 @@ export type EventType =
   | 'forget_cancelled'
   | 'user_forgotten'
   | 'rate_limited'
+  | 'crisis_flagged'
 
 export async function logEvent(
   db: Db,

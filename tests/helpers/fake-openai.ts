@@ -25,6 +25,29 @@ export interface RecordedRequest {
   authorization: string | null
 }
 
+/** A scripted answer of `/v1/moderations`: the categories set to true (others false), scores default to 0.9. */
+export interface FakeModeration {
+  categories?: string[]
+  scores?: Record<string, number>
+  status?: number
+}
+
+const MODERATION_CATEGORIES = [
+  'harassment',
+  'harassment/threatening',
+  'hate',
+  'hate/threatening',
+  'illicit',
+  'illicit/violent',
+  'self-harm',
+  'self-harm/intent',
+  'self-harm/instructions',
+  'sexual',
+  'sexual/minors',
+  'violence',
+  'violence/graphic',
+]
+
 export interface FakeOpenAI {
   /** The baseURL to give the SDK (ends with /v1). */
   url: string
@@ -32,6 +55,10 @@ export interface FakeOpenAI {
   /** Replies for the next requests, in order; afterwards the default applies. */
   script(...replies: FakeReply[]): void
   setDefault(reply: FakeReply | ((req: RecordedRequest) => FakeReply)): void
+  /** Inputs sent to `/v1/moderations`, with the model asked. */
+  moderations: { model: string; input: unknown }[]
+  /** Answers for the next moderation requests, in order; afterwards nothing is flagged. */
+  scriptModeration(...replies: FakeModeration[]): void
   /** Requests that are currently being answered (started, not finished). */
   inFlight(): number
   close(): void
@@ -42,6 +69,8 @@ export function startFakeOpenAI(defaults: FakeReply = {}): FakeOpenAI {
   const requests: RecordedRequest[] = []
   let fallback: FakeReply | ((req: RecordedRequest) => FakeReply) = defaults
   let active = 0
+  const moderations: { model: string; input: unknown }[] = []
+  const moderationQueue: FakeModeration[] = []
 
   const server = Bun.serve({
     hostname: '127.0.0.1',
@@ -49,6 +78,27 @@ export function startFakeOpenAI(defaults: FakeReply = {}): FakeOpenAI {
     idleTimeout: 0,
     async fetch(req) {
       const path = new URL(req.url).pathname
+      if (req.method === 'POST' && path === '/v1/moderations') {
+        const body = (await req.json()) as { model: string; input: unknown }
+        moderations.push(body)
+        const reply = moderationQueue.shift() ?? {}
+        if (reply.status && reply.status !== 200)
+          return Response.json({ error: { message: `scripted ${reply.status}` } }, { status: reply.status })
+        const on = new Set(reply.categories ?? [])
+        return Response.json({
+          id: `modr-${moderations.length}`,
+          model: body.model,
+          results: [
+            {
+              flagged: on.size > 0,
+              categories: Object.fromEntries(MODERATION_CATEGORIES.map((c) => [c, on.has(c)])),
+              category_scores: Object.fromEntries(
+                MODERATION_CATEGORIES.map((c) => [c, reply.scores?.[c] ?? (on.has(c) ? 0.9 : 0.001)]),
+              ),
+            },
+          ],
+        })
+      }
       if (req.method !== 'POST' || path !== '/v1/chat/completions') {
         return Response.json({ error: { message: `no route ${path}` } }, { status: 404 })
       }
@@ -113,6 +163,8 @@ export function startFakeOpenAI(defaults: FakeReply = {}): FakeOpenAI {
   return {
     url: `http://127.0.0.1:${server.port}/v1`,
     requests,
+    moderations,
+    scriptModeration: (...replies) => moderationQueue.push(...replies),
     script: (...replies) => queue.push(...replies),
     setDefault: (reply) => {
       fallback = reply

@@ -239,8 +239,8 @@ for (const dialect of await testDialects()) {
         .filter((r) => !r.path.startsWith('/docs') && !r.path.startsWith('/console'))
         .map((r) => `${r.method} ${r.path.replace(/:([^/]+)/g, '{$1}')}`)
       expect(routes.sort()).toEqual([...new Set(served)].sort())
-      // ops 17, obs /metrics and /admin/usage, the console's 6 admin routes.
-      expect(routes.length).toBe(25)
+      // ops 17, obs /metrics and /admin/usage, safety /admin/safety and /test-safety, the console's 6 admin routes.
+      expect(routes.length).toBe(27)
       for (const { route, op } of ops) {
         expect(Object.keys(op.responses ?? {}).length).toBeGreaterThan(0)
         if (route === 'GET /metrics') continue // Prometheus text, not JSON

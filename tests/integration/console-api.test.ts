@@ -195,6 +195,27 @@ for (const dialect of await testDialects()) {
       expect(await q('select id from conversation where user_id = $1', [byKey[0]!.id])).toEqual([])
     })
 
+    test('a crisis flag shows on the transcript: the conversation, its kinds and the event', async () => {
+      const key = `console-crisis-${crypto.randomUUID()}`
+      await turn(key, '안녕하세요')
+      // crisis-guard answers at once, without the model and without the callback.
+      const calls = model.requests.length
+      expect(
+        (await k.post('/skill', kakaoPayload({ utterance: '요즘 너무 힘들어서 죽고 싶어요', userId: key })))
+          .status,
+      ).toBe(200)
+      expect(model.requests.length).toBe(calls)
+      const auth = { authorization: `Bearer ${TOKEN}` }
+      const [user] = (await (await send(`/admin/users?q=${key}`, { headers: auth })).json()) as Row[]
+      const tr = (await (await send(`/admin/users/${user!.id}/transcript`, { headers: auth })).json()) as Row
+      expect(tr.conversations).toHaveLength(1)
+      expect(tr.conversations[0]).toMatchObject({ crisis_flagged: true, crisis_kinds: ['suicide'] })
+      expect(tr.crisis_flags).toHaveLength(1)
+      expect(tr.crisis_flags[0]).toMatchObject({ type: 'crisis_flagged', detail: { kinds: ['suicide'] } })
+      const [flag] = await q('select flagged_at from conversation where id = $1', [tr.conversations[0].id])
+      expect(tr.conversations[0].flagged_at).toBe(new Date(flag!.flagged_at).toISOString())
+    })
+
     test('a prompt preview calls the model with that version, rendered, and writes nothing', async () => {
       const auth = { authorization: `Bearer ${TOKEN}`, 'content-type': 'application/json' }
       const created = await send('/admin/prompts', {

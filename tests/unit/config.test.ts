@@ -39,6 +39,7 @@ describe('loadConfig', () => {
     expect(c.worker).toMatchObject({ concurrency: 3, poll_ms: 2000, max_attempts: 3 })
     expect(c.pipeline.order).toEqual([
       'late-answer',
+      'crisis-guard',
       'forget-me',
       'name-command',
       'rate-limit',
