@@ -71,7 +71,7 @@ export function BarChart(props: {
         {props.points.map((p, i) => {
           const v = p.value ?? 0
           const y = s.y(v)
-          const w = Math.max(2, s.step * 0.7)
+          const w = Math.min(48, Math.max(2, s.step * 0.7))
           return (
             <rect
               key={p.label}

@@ -88,6 +88,12 @@ const ko = {
   'tk.next': '다음',
   'tk.auto': '5초마다 자동 갱신',
   'tk.detail': '작업 상세',
+  'tk.model': '모델',
+  'tk.prompt': '프롬프트',
+  'tk.user': '사용자',
+  'tk.completed': '완료 시각',
+  'tk.delivered': '전달 시각',
+  'tk.deadline': '전달 기한',
   'tk.close': '닫기',
   'tk.empty': '작업이 없습니다.',
   'cv.search': '카카오 사용자 키 또는 이름',
@@ -212,6 +218,12 @@ const en: Record<Key, string> = {
   'tk.next': 'Next',
   'tk.auto': 'Refreshes every 5 s',
   'tk.detail': 'Task detail',
+  'tk.model': 'Model',
+  'tk.prompt': 'Prompt',
+  'tk.user': 'User',
+  'tk.completed': 'Completed',
+  'tk.delivered': 'Delivered',
+  'tk.deadline': 'Deadline',
   'tk.close': 'Close',
   'tk.empty': 'No tasks.',
   'cv.search': 'Kakao user key or name',
@@ -283,6 +295,7 @@ export function fmtMoney(amount: number | null | undefined, currency = 'USD') {
   return amount.toLocaleString(lang === 'en' ? 'en-US' : 'ko-KR', {
     style: 'currency',
     currency,
+    currencyDisplay: 'narrowSymbol',
     maximumFractionDigits: currency === 'KRW' ? 0 : 4,
   })
 }

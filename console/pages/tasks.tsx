@@ -40,13 +40,13 @@ function Detail(props: { task: Task; onClose: () => void; onRetried: (note: stri
     [t('tk.callback'), x.callback_status],
     [t('tk.attempts'), `${x.attempts} / ${x.max_attempts}`],
     [t('tk.tokens'), fmtNum(x.tokens_used)],
-    ['model', x.model],
-    ['prompt', x.prompt ? `${x.prompt.name} v${x.prompt.version}` : '–'],
-    ['user', x.user_id],
+    [t('tk.model'), x.model],
+    [t('tk.prompt'), x.prompt ? `${x.prompt.name} v${x.prompt.version}` : '–'],
+    [t('tk.user'), x.user_id],
     [t('tk.created'), fmtTime(x.created_at)],
-    ['completed', fmtTime(x.completed_at)],
-    ['delivered', fmtTime(x.delivered_at)],
-    ['deadline', fmtTime(x.deadline_at)],
+    [t('tk.completed'), fmtTime(x.completed_at)],
+    [t('tk.delivered'), fmtTime(x.delivered_at)],
+    [t('tk.deadline'), fmtTime(x.deadline_at)],
   ]
   return (
     <Card title={`${t('tk.detail')} · ${x.task_id}`} wide>

@@ -23,6 +23,19 @@ export interface UsageReport {
 
 const day = (d: Date) => d.toISOString().slice(0, 10)
 
+/** Every day of the range, so quiet days read as zero bars instead of vanishing (presentation only). */
+function everyDay(rows: UsageRow[], from: string, to: string) {
+  const byKey = new Map(rows.map((r) => [r.key, r.cost]))
+  const out: { label: string; value: number }[] = []
+  for (
+    let d = new Date(`${from}T00:00:00Z`);
+    day(d) <= to && out.length < 400;
+    d = new Date(d.getTime() + 86_400_000)
+  )
+    out.push({ label: day(d).slice(5), value: byKey.get(day(d)) ?? 0 })
+  return out
+}
+
 export function Usage() {
   const [by, setBy] = useState<By>('day')
   const [from, setFrom] = useState(day(new Date(Date.now() - 29 * 86_400_000)))
@@ -69,7 +82,11 @@ export function Usage() {
             <BarChart
               id="usage-chart"
               title={`${t('us.chart')} (${r.currency}) · ${t(`us.${by}`)}`}
-              points={r.rows.map((x) => ({ label: by === 'day' ? x.key.slice(5) : x.label, value: x.cost }))}
+              points={
+                by === 'day'
+                  ? everyDay(r.rows, from, to)
+                  : r.rows.map((x) => ({ label: x.label, value: x.cost }))
+              }
               format={money}
             />
           </section>

@@ -213,7 +213,13 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       await page.getByText('작업이 없습니다.').waitFor({ timeout: 15_000 })
     })
 
-    test('find a user by name and by key, and read the transcript with tokens and cost', async () => {
+    test('find a user by name and by key, and read the transcript with tokens, cost and crisis flags', async () => {
+      // crisis-guard answers this one at once and flags the conversation.
+      const crisis = await k.post(
+        '/skill',
+        kakaoPayload({ utterance: '요즘 너무 힘들어서 죽고 싶어요', userId: userKey }),
+      )
+      expect(crisis.status).toBe(200)
       await go('conversations')
       await page.fill('input[name="q"]', '길동')
       await page.keyboard.press('Enter')
@@ -225,6 +231,8 @@ for (const dialect of haveChromium ? await testDialects() : []) {
       const meta = await page.locator('[data-testid="transcript"] li.assistant small').first().textContent()
       expect(meta).toContain('1,500')
       expect(meta).toContain('$0.006')
+      expect(await page.getByTestId('crisis-flag').textContent()).toContain('suicide')
+      expect(await page.getByTestId('crisis-count').textContent()).toContain('suicide')
       await shot('conversations')
 
       await page.fill('input[name="q"]', userKey)
@@ -249,8 +257,17 @@ for (const dialect of haveChromium ? await testDialects() : []) {
         .locator('#usage-chart rect.bar')
         .evaluateAll((els) => els.map((b) => Number(b.getAttribute('height'))))
       expect(bars.some((h) => h > 0)).toBe(true)
-      expect(await page.locator('[data-testid="usage-table"] tbody tr').count()).toBeGreaterThan(0)
+      const [today] = await page.locator('[data-testid="usage-table"] tbody tr td').allTextContents()
+      expect(today).toBe(new Date().toISOString().slice(0, 10))
       await shot('usage')
+      // The same costs by model and by prompt version.
+      await page.getByTestId('by-model').click()
+      await page.locator('[data-testid="usage-table"] tbody td', { hasText: 'gpt-4o' }).waitFor()
+      await page.getByTestId('by-prompt').click()
+      await page.locator('[data-testid="usage-table"] tbody td', { hasText: 'default v2' }).waitFor()
+      expect(await page.locator('#usage-chart rect.bar').count()).toBe(
+        await page.locator('[data-testid="usage-table"] tbody tr').count(),
+      )
     })
 
     test('readable at 360 px on every page, and English by the language switch', async () => {
