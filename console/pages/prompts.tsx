@@ -1,14 +1,16 @@
 import { useState } from 'preact/hooks'
-import { api, qs } from '../api.ts'
-import { fmtMoney, fmtNum, fmtTime, t } from '../i18n.ts'
+import { api } from '../api.ts'
+import { fmtTime, t } from '../i18n.ts'
 import { Card, Confirm, messageOf, Status, useLoad } from '../ui.tsx'
+import { DiffView } from './prompt-diff.tsx'
+import { PreviewChat } from './prompt-preview.tsx'
 
 interface Summary {
   name: string
   active_version: number | null
   versions: number
 }
-interface Version {
+export interface Version {
   id: string
   name: string
   version: number
@@ -19,87 +21,6 @@ interface Version {
   max_tokens: number | null
   is_active: boolean
   created_at: string
-}
-interface Diff {
-  params: { field: string; from: unknown; to: unknown }[]
-  lines: { op: ' ' | '-' | '+'; text: string }[]
-}
-
-/** Pairs a line diff into rows of (before, after), so the two versions read side by side. */
-function sideBySide(lines: Diff['lines']) {
-  const rows: { a: string | null; b: string | null; op: 'same' | 'change' }[] = []
-  let i = 0
-  while (i < lines.length) {
-    if (lines[i]!.op === ' ') {
-      rows.push({ a: lines[i]!.text, b: lines[i]!.text, op: 'same' })
-      i++
-      continue
-    }
-    const del: string[] = []
-    const add: string[] = []
-    while (i < lines.length && lines[i]!.op === '-') del.push(lines[i++]!.text)
-    while (i < lines.length && lines[i]!.op === '+') add.push(lines[i++]!.text)
-    for (let k = 0; k < Math.max(del.length, add.length); k++)
-      rows.push({ a: del[k] ?? null, b: add[k] ?? null, op: 'change' })
-  }
-  return rows
-}
-
-function DiffView(props: { name: string; versions: Version[] }) {
-  const sorted = [...props.versions].sort((a, b) => a.version - b.version)
-  const [from, setFrom] = useState(sorted[Math.max(0, sorted.length - 2)]?.version ?? 1)
-  const [to, setTo] = useState(sorted[sorted.length - 1]?.version ?? 1)
-  const diff = useLoad(
-    () => api<Diff>(`/admin/prompts/${encodeURIComponent(props.name)}/diff${qs({ from, to })}`),
-    [props.name, from, to],
-  )
-  const pick = (value: number, set: (n: number) => void, label: string) => (
-    <label>
-      {label}{' '}
-      <select value={value} onChange={(e) => set(Number(e.currentTarget.value))}>
-        {sorted.map((v) => (
-          <option key={v.id} value={v.version}>
-            v{v.version}
-          </option>
-        ))}
-      </select>
-    </label>
-  )
-  return (
-    <Card title={t('pr.diff')} wide>
-      <div class="row">
-        {pick(from, setFrom, t('pr.from'))}
-        {pick(to, setTo, t('pr.to'))}
-      </div>
-      <Status error={diff.error} />
-      {diff.data && diff.data.params.length > 0 && (
-        <p>
-          {t('pr.params')}:{' '}
-          {diff.data.params.map((p) => `${p.field}: ${String(p.from)} → ${String(p.to)}`).join(', ')}
-        </p>
-      )}
-      {diff.data && (
-        <div class="scroll">
-          <table class="diff" data-testid="diff">
-            <thead>
-              <tr>
-                <th>v{from}</th>
-                <th>v{to}</th>
-              </tr>
-            </thead>
-            <tbody>
-              {sideBySide(diff.data.lines).map((r, i) => (
-                <tr key={i} class={r.op}>
-                  <td class={r.a !== null && r.op === 'change' ? 'del' : ''}>{r.a ?? ''}</td>
-                  <td class={r.b !== null && r.op === 'change' ? 'add' : ''}>{r.b ?? ''}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
-        </div>
-      )}
-    </Card>
-  )
 }
 
 function Editor(props: {
@@ -201,79 +122,6 @@ function Editor(props: {
           </button>
         </div>
       </form>
-    </Card>
-  )
-}
-
-interface Preview {
-  reply: string
-  model: string
-  total_tokens: number | null
-  cost_usd: number | null
-  latency_ms: number
-}
-
-function PreviewChat(props: { version: Version }) {
-  const [turns, setTurns] = useState<{ role: 'user' | 'assistant'; content: string; meta?: string }[]>([])
-  const [text, setText] = useState('')
-  const [userName, setUserName] = useState('')
-  const [busy, setBusy] = useState(false)
-  const [error, setError] = useState<string | null>(null)
-  return (
-    <Card title={`${t('pr.preview')} · ${props.version.name} v${props.version.version}`} wide>
-      <p class="muted">{t('pr.previewNote')}</p>
-      <ol class="chat" aria-live="polite" data-testid="preview-chat">
-        {turns.map((m, i) => (
-          <li key={i} class={m.role}>
-            <span>{m.content}</span>
-            {m.meta && <small>{m.meta}</small>}
-          </li>
-        ))}
-      </ol>
-      <form
-        class="row"
-        onSubmit={async (e) => {
-          e.preventDefault()
-          if (!text.trim()) return
-          const next = [...turns, { role: 'user' as const, content: text.trim() }]
-          setTurns(next)
-          setText('')
-          setBusy(true)
-          setError(null)
-          try {
-            const r = await api<Preview>('/admin/prompts/preview', {
-              method: 'POST',
-              body: {
-                prompt_id: props.version.id,
-                user_name: userName || undefined,
-                messages: next.map(({ role, content }) => ({ role, content })),
-              },
-            })
-            const meta = `${r.model} · ${fmtNum(r.total_tokens)} tok · ${fmtMoney(r.cost_usd)} · ${r.latency_ms} ms`
-            setTurns([...next, { role: 'assistant', content: r.reply, meta }])
-          } catch (err) {
-            setError(messageOf(err))
-          } finally {
-            setBusy(false)
-          }
-        }}
-      >
-        <label>
-          {t('pr.previewUser')}
-          <input value={userName} onInput={(e) => setUserName(e.currentTarget.value)} />
-        </label>
-        <label class="grow">
-          {t('pr.message')}
-          <input name="preview-message" value={text} onInput={(e) => setText(e.currentTarget.value)} />
-        </label>
-        <button type="submit" class="primary" disabled={busy}>
-          {t('pr.send')}
-        </button>
-        <button type="button" onClick={() => setTurns([])}>
-          {t('pr.reset')}
-        </button>
-      </form>
-      <Status error={error} loading={busy} />
     </Card>
   )
 }

@@ -50,8 +50,10 @@ for (const dialect of await testDialects()) {
 
     test('the seeded default is v1 and active; a turn uses it', async () => {
       const list = await admin('GET', '/admin/prompts')
+      // The memory migration seeds the summary prompt beside the default.
       expect(list.json).toEqual([
         expect.objectContaining({ name: 'default', active_version: 1, versions: 1 }),
+        expect.objectContaining({ name: 'summary', active_version: 1, versions: 1 }),
       ])
       ids[1] = list.json[0].active_id
       const sent = await turnOn(b, '첫 질문')

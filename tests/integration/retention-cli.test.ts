@@ -90,17 +90,18 @@ for (const dialect of await testDialects()) {
     test('kbot tasks list / show work on what remains, with --json and as a table', () => {
       const list = kbot(db, 'tasks', 'list', '--json')
       expect(list.code).toBe(0)
-      const rows = JSON.parse(list.out) as Row[]
+      // `--json` is one page: {tasks, total, limit, offset}, each task in the admin API's view (task_id).
+      const rows = (JSON.parse(list.out) as { tasks: Row[] }).tasks
       expect(rows.length).toBe(4)
       const failed = kbot(db, 'tasks', 'list', '--status', 'failed', '--json')
-      expect((JSON.parse(failed.out) as Row[]).map((r) => r.id).sort()).toEqual(
+      expect((JSON.parse(failed.out) as { tasks: Row[] }).tasks.map((r) => r.task_id).sort()).toEqual(
         [ids['new-failed'], ids['failed-live-callback']].sort(),
       )
       const human = kbot(db, 'tasks', 'list')
       expect(human.out).toMatch(/^id\s+status\s+callback/)
       const show = kbot(db, 'tasks', 'show', ids['new-failed']!, '--json')
       expect(JSON.parse(show.out)).toMatchObject({
-        id: ids['new-failed'],
+        task_id: ids['new-failed'],
         status: 'failed',
         error: 'model server error (500)',
       })
