@@ -69,7 +69,11 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       [
         '[kakao]',
         'callback_settle_ms = 0',
-        ...(pipelineNote ? ['[pipeline]', `order = ${PIPELINE_WITHOUT_NAMES}`] : []),
+        // The load is a few thousand simulated users sending far faster than people type: the per-user limit
+        // stays in the pipeline (its statement is part of the ack) but must not refuse them.
+        ...(pipelineNote
+          ? ['[pipeline]', `order = ${PIPELINE_WITHOUT_NAMES}`]
+          : ['[plugins.rate-limit]', 'per_minute = 10000', 'burst = 10000']),
         '',
       ].join('\n'),
     )

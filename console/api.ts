@@ -20,7 +20,14 @@ export class ApiError extends Error {
   }
 }
 
-export async function api<T>(path: string, init: { method?: string; body?: unknown } = {}): Promise<T> {
+export async function api<T>(
+  path: string,
+  init: {
+    method?: string
+    body?: unknown /** Statuses whose body is still the answer (503 health). */
+    accept?: number[]
+  } = {},
+): Promise<T> {
   const method = init.method ?? 'GET'
   const headers: Record<string, string> = {}
   if (method !== 'GET') headers['x-kbot-csrf'] = csrf
@@ -33,7 +40,7 @@ export async function api<T>(path: string, init: { method?: string; body?: unkno
   })
   const text = await res.text()
   const json = text ? (JSON.parse(text) as unknown) : null
-  if (!res.ok) {
+  if (!res.ok && !init.accept?.includes(res.status)) {
     const err = (json as { error?: { code?: string; message?: string } } | null)?.error
     if (res.status === 401 && !path.startsWith('/console/')) onSignedOut()
     throw new ApiError(res.status, err?.code ?? 'HTTP', err?.message ?? `HTTP ${res.status}`)

@@ -100,7 +100,14 @@ export async function createKbot(config: Config, options: KbotOptions) {
     kakaoRoutes({ config, db: store.db, turns, metrics }),
     metricsRoutes({ config, metrics }),
     usageRoutes({ config, db: store.db }),
-    adminRoutes({ config, store, pool, startedAt: new Date(), promptsChanged: () => prompts.changed() }),
+    adminRoutes({
+      config,
+      store,
+      pool,
+      startedAt: new Date(),
+      promptsChanged: () => prompts.changed(),
+      wake: () => pool.wake(),
+    }),
     consoleAdminRoutes({ config, store, ai, ack }),
     consoleRoutes({ config, log }),
   ]

@@ -112,7 +112,8 @@ export function promptsCommand(): Command {
       let text = opts.text as string | undefined
       if (opts.file) {
         try {
-          text = readFileSync(opts.file as string, 'utf8')
+          // A file's final newline is not part of the prompt (it would show up in every diff).
+          text = readFileSync(opts.file as string, 'utf8').replace(/\s+$/, '')
         } catch (err) {
           throw new AppError(
             'BAD_REQUEST',

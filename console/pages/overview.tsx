@@ -41,7 +41,7 @@ const Pairs = (props: { entries: [string, string | number][] }) => (
 )
 
 export function Overview() {
-  const health = useLoad(() => api<Health>('/admin/health'), [], 10_000)
+  const health = useLoad(() => api<Health>('/admin/health', { accept: [503] }), [], 10_000)
   const series = useLoad(() => api<Series>('/admin/series?hours=24'), [], 60_000)
   const h = health.data
   const hourLabel = (iso: string) => `${new Date(iso).getHours()}h`

@@ -15,6 +15,8 @@ export interface AdminDeps {
   startedAt: Date
   /** The prompt cache's `changed()`: drops this instance's cache and tells the others. */
   promptsChanged: () => Promise<void>
+  /** Wakes the workers after a retry, so the task does not wait for the backstop poll. */
+  wake?: () => void
 }
 
 /** Admin bodies are small JSON objects; a prompt is at most 20000 characters. */
@@ -38,15 +40,23 @@ export function adminRoutes(deps: AdminDeps) {
   const prompts = { db, changed: deps.promptsChanged }
   return new Elysia({ prefix: '/admin' })
     .onBeforeHandle(requireAdmin(() => deps.config.admin_token))
-    .get('/health', () => healthSnapshot(deps), {
-      detail: doc({
-        tag: 'admin',
-        admin: true,
-        summary:
-          'Database latency, workers, queue depth, oldest pending age, model, callbacks, uptime, version',
-        responses: { 200: any },
-      }),
-    })
+    .get(
+      '/health',
+      async ({ set }) => {
+        const snapshot = await healthSnapshot(deps)
+        if (snapshot.status !== 'ok') set.status = 503
+        return snapshot
+      },
+      {
+        detail: doc({
+          tag: 'admin',
+          admin: true,
+          summary:
+            'Database latency, workers, queue depth, oldest pending age, model, callbacks, uptime, version',
+          responses: { 200: any },
+        }),
+      },
+    )
     .get('/ai-tasks', ({ query }) => listTaskPage({ db }, query), {
       detail: doc({
         tag: 'admin',
@@ -71,23 +81,31 @@ export function adminRoutes(deps: AdminDeps) {
         },
       }),
     })
-    .post('/ai-tasks/:id/retry', async ({ params }) => retryView(await retryTask(db, params.id)), {
-      parse: 'none',
-      detail: doc({
-        tag: 'admin',
-        admin: true,
-        summary: 'Failed task → pending with fresh attempts; says how the answer will reach the user',
-        responses: {
-          200: obj({
-            task: TaskView,
-            delivery: { type: 'string', enum: ['callback', 'next-message'] },
-            note: { type: 'string' },
-          }),
-          404: ErrorBody,
-          409: ErrorBody,
-        },
-      }),
-    })
+    .post(
+      '/ai-tasks/:id/retry',
+      async ({ params }) => {
+        const outcome = await retryTask(db, params.id)
+        deps.wake?.()
+        return retryView(outcome)
+      },
+      {
+        parse: 'none',
+        detail: doc({
+          tag: 'admin',
+          admin: true,
+          summary: 'Failed task → pending with fresh attempts; says how the answer will reach the user',
+          responses: {
+            200: obj({
+              task: TaskView,
+              delivery: { type: 'string', enum: ['callback', 'next-message'] },
+              note: { type: 'string' },
+            }),
+            404: ErrorBody,
+            409: ErrorBody,
+          },
+        }),
+      },
+    )
     .get('/prompts', () => listPrompts(prompts), {
       detail: doc({
         tag: 'admin',

@@ -32,7 +32,12 @@ export function createApp(deps: AppDeps) {
         // The viewer's script and stylesheet come from this server (swagger-ui-dist, pinned by bun.lock), never a
         // CDN: /docs works offline and runs no third-party code on the admin's origin.
         provider: 'swagger-ui',
-        swagger: { cdn: '/docs/assets/swagger-ui-bundle.js', theme: '/docs/assets/swagger-ui.css' } as never,
+        // validatorUrl: null, or Swagger UI sends the document's URL to validator.swagger.io for a badge.
+        swagger: {
+          cdn: '/docs/assets/swagger-ui-bundle.js',
+          theme: '/docs/assets/swagger-ui.css',
+          validatorUrl: null,
+        } as never,
         openapiVersion: '3.0.3',
         documentation: {
           components: {

@@ -36,6 +36,10 @@ export const promptView = (p: PromptVersion) => ({
 
 export type PromptView = ReturnType<typeof promptView>
 
+const unknownMessage = (unknown: string[]) =>
+  `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; ` +
+  `known: ${PROMPT_VARIABLES.map((k) => `{{${k}}}`).join(', ')}`
+
 const nullable = <S extends v.GenericSchema>(schema: S) => v.optional(v.nullable(schema))
 
 /** The body of `POST /admin/prompts`; `kbot prompts create` builds the same object from its options. */
@@ -48,6 +52,11 @@ export const NewPromptBody = v.strictObject({
     v.string('must be a string'),
     v.check((s) => s.trim().length > 0, 'must not be empty'),
     v.maxLength(20_000, 'must be at most 20000 characters'),
+    // An unknown {{variable}} would silently render as nothing: refuse it and name the known ones.
+    v.check(
+      (s) => unknownVariables(s).length === 0,
+      (issue) => unknownMessage(unknownVariables(String(issue.input))),
+    ),
   ),
   description: nullable(
     v.pipe(v.string('must be a string'), v.maxLength(500, 'must be at most 500 characters')),
@@ -100,19 +109,9 @@ export async function showPrompt(deps: Pick<PromptServiceDeps, 'db'>, name: stri
   return { name, active: active ? promptView(active) : null, versions: versions.map(promptView) }
 }
 
-/**
- * A new version (max + 1, even when no version is active), activated unless `activate: false`. Variables are
- * checked here: an unknown `{{variable}}` would silently render as nothing, so it is refused with the known list.
- */
+/** A new version (max + 1, even when no version is active), activated unless `activate: false`. */
 export async function createPrompt(deps: PromptServiceDeps, input: unknown): Promise<PromptView> {
   const body = parseInput(NewPromptBody, input)
-  const unknown = unknownVariables(body.system_prompt)
-  if (unknown.length > 0) {
-    const message =
-      `unknown variable${unknown.length > 1 ? 's' : ''} ${unknown.map((u) => `{{${u}}}`).join(', ')}; ` +
-      `known: ${PROMPT_VARIABLES.map((k) => `{{${k}}}`).join(', ')}`
-    throw new AppError('BAD_REQUEST', `system_prompt: ${message}`, { details: { system_prompt: message } })
-  }
   const created = await createPromptVersion(deps.db, {
     name: body.name,
     systemPrompt: body.system_prompt,

@@ -88,6 +88,25 @@ for (const dialect of await testDialects()) {
       })
     })
 
+    test('with the database gone, /admin/health still answers: 503, degraded, with the reason', async () => {
+      const down = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `admin-down-${dialect}`,
+        env: { ADMIN_TOKEN: TOKEN, WORKER_CONCURRENCY: '0' },
+        db: k.db,
+      })
+      await down.kbot.store.close()
+      const res = await call(down, 'GET', '/admin/health', { token: TOKEN })
+      expect(res.status).toBe(503)
+      expect(res.json).toMatchObject({
+        status: 'degraded',
+        database: { ok: false },
+        queue: null,
+        version: expect.any(String),
+      })
+      await down.stop().catch(() => {})
+    })
+
     test('a failed task: retry → pending again with an honest note; not failed → 409; unknown or bad id → 404', async () => {
       const turn = await k.post('/skill', kakaoPayload({ utterance: '질문이에요', userId: 'retry-user' }))
       expect(turn.status).toBe(200)
@@ -265,6 +284,7 @@ for (const dialect of await testDialects()) {
       expect(sources.length).toBeGreaterThanOrEqual(2)
       for (const src of sources) expect(src).toStartWith('/docs/assets/')
       expect(html).not.toMatch(/https?:\/\//)
+      expect(html).toContain('"validatorUrl":null')
       for (const src of sources) {
         const asset = await k.kbot.app.handle(new Request(`http://localhost${src}`))
         expect(asset.status).toBe(200)

@@ -27,6 +27,9 @@ callback_settle_ms = 50
 lease_ms = 2000
 guard_interval_ms = 100
 min_attempt_ms = 1000
+[plugins.rate-limit]
+per_minute = 10000
+burst = 10000
 `
 
 /**

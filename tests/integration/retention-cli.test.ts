@@ -90,11 +90,11 @@ for (const dialect of await testDialects()) {
     test('kbot tasks list / show work on what remains, with --json and as a table', () => {
       const list = kbot(db, 'tasks', 'list', '--json')
       expect(list.code).toBe(0)
-      // `--json` is one page: {tasks, total, limit, offset}, each task in the admin API's view (task_id).
-      const rows = (JSON.parse(list.out) as { tasks: Row[] }).tasks
-      expect(rows.length).toBe(4)
+      const page = JSON.parse(list.out) as { tasks: Row[]; total: number }
+      expect(page.tasks.length).toBe(4)
+      expect(page.total).toBe(4)
       const failed = kbot(db, 'tasks', 'list', '--status', 'failed', '--json')
-      expect((JSON.parse(failed.out) as { tasks: Row[] }).tasks.map((r) => r.task_id).sort()).toEqual(
+      expect((JSON.parse(failed.out).tasks as Row[]).map((r) => r.task_id).sort()).toEqual(
         [ids['new-failed'], ids['failed-live-callback']].sort(),
       )
       const human = kbot(db, 'tasks', 'list')
