@@ -7,6 +7,8 @@ import { MIGRATIONS_DIR, migrate, migrationStatus, readMigrations } from '../../
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
+// Every migration there is (the list grows; these tests must not need an edit per migration).
+const ALL_IDS = readMigrations('postgres').map((m) => m.id)
 const TABLES = [
   'aiprocessingtask',
   'appuser',
@@ -20,7 +22,6 @@ const TABLES = [
 ]
 /** Tables beyond SPEC §3 that later migrations add. */
 const OWN_TABLES = ['ratelimit']
-const ALL_IDS = readMigrations('sqlite').map((m) => m.id)
 
 test('both dialects list the same migration ids and names', () => {
   const names = (d: string) => readdirSync(join(MIGRATIONS_DIR, d)).sort()
@@ -54,7 +55,7 @@ afterAll(() => Promise.all(opened.map((t) => t.drop())))
 
 for (const dialect of await testDialects()) {
   describe(`migrations (${dialect})`, () => {
-    test('the first migration creates every table of SPEC §3, and a second run changes nothing', async () => {
+    test('the migrations create every table of SPEC §3, and a second run changes nothing', async () => {
       const t = await createTestDb(dialect as Dialect, `mig-${dialect}`, { migrate: false })
       opened.push(t)
       const first = await migrate(t.store.db)
