@@ -50,9 +50,9 @@ describe('crisis classifier: the table', () => {
       `held-out: recall ${found.length}/${crisis.length} = ${(found.length / crisis.length).toFixed(3)}, ` +
         `false alarms ${alarms.length}/${calm.length}`,
     )
-    // The level measured when the set was written (8/18 found, 1/20 alarms); a change may not make it worse.
-    expect(found.length).toBeGreaterThanOrEqual(8)
-    expect(alarms.length).toBeLessThanOrEqual(1)
+    // The level measured when the set was written (3/20 found, 0/20 alarms); a change may not make it worse.
+    expect(found.length).toBeGreaterThanOrEqual(3)
+    expect(alarms.length).toBeLessThanOrEqual(0)
   })
 
   test('a message may raise more than one kind', () => {
