@@ -57,8 +57,10 @@ for (const dialect of await testDialects()) {
     test('prompts list / create (--text, --file, --no-activate) / show, with --json and tables', async () => {
       const list = await kbot(url, 'prompts', 'list', '--json')
       expect(list.code).toBe(0)
+      // The memory migration seeds the summary prompt beside the default.
       expect(list.json()).toEqual([
         expect.objectContaining({ name: 'default', active_version: 1, versions: 1 }),
+        expect.objectContaining({ name: 'summary', active_version: 1, versions: 1 }),
       ])
       ids[1] = list.json()[0].active_id
 
