@@ -7,6 +7,8 @@ RUN bun install --frozen-lockfile --production
 COPY src ./src
 COPY cli ./cli
 COPY plugins ./plugins
+# The web console's sources, bundled by Bun at the first request to /console.
+COPY console ./console
 COPY migrations ./migrations
 # The data directory is created and handed to the runtime user *before* VOLUME: Docker seeds a new named volume
 # with the image directory's owner, so the default SQLite file can be created by `bun` (uid 1000). Without this

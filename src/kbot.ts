@@ -4,6 +4,8 @@ import { createDelivery } from './delivery/delivery.ts'
 import { createDeliveryGuard } from './delivery/guard.ts'
 import { adminRoutes } from './http/admin-routes.ts'
 import { createApp } from './http/app.ts'
+import { consoleAdminRoutes } from './http/console-admin-routes.ts'
+import { ackTimer, consoleRoutes } from './http/console-routes.ts'
 import { kakaoRoutes } from './http/kakao-routes.ts'
 import { metricsRoutes } from './http/metrics-routes.ts'
 import { safetyRoutes } from './http/safety-routes.ts'
@@ -18,6 +20,7 @@ import { buildPipeline } from './pipeline/build.ts'
 import { createPromptCache } from './prompts/cache.ts'
 import { createQueueRunner, type QueueRunner } from './queue/runner.ts'
 import { operatorLexicon } from './safety/lexicon.ts'
+import { createAckLatency } from './services/console-series.ts'
 import { openStore, type Store } from './store/db.ts'
 import { migrate } from './store/migrate.ts'
 import { queueSnapshot } from './store/queue-stats.ts'
@@ -101,7 +104,11 @@ export async function createKbot(config: Config, options: KbotOptions) {
     callbackRules: parseHostRules(config.kakao.callback_allowed_hosts),
     trustedCallbackPrefix: config.debug ? () => `${selfUrl()}/test-callback` : undefined,
   })
+  // The console's ack latency chart: Kakao turns timed at the HTTP edge, in memory (see createAckLatency).
+  const ack = createAckLatency()
   const routes = [
+    // First: a global hook covers only the routes registered after it.
+    ackTimer(ack),
     kakaoRoutes({ config, db: store.db, turns, metrics }),
     metricsRoutes({ config, metrics }),
     usageRoutes({ config, db: store.db }),
@@ -113,6 +120,8 @@ export async function createKbot(config: Config, options: KbotOptions) {
       promptsChanged: () => prompts.changed(),
       wake: () => pool.wake(),
     }),
+    consoleAdminRoutes({ config, store, ai, ack }),
+    consoleRoutes({ config, log }),
   ]
   // /admin/safety, and /test-safety in DEBUG mode, with the lexicon crisis-guard was built with.
   const guardOptions = pipeline.optionsOf('crisis-guard') as { extra_lexicon?: string[] } | undefined

@@ -4,7 +4,7 @@ import { type HealthDeps, healthSnapshot } from '../services/health.ts'
 import { activatePromptVersion, createPrompt, listPrompts, showPrompt } from '../services/prompts.ts'
 import { listTaskPage, retryTask, retryView } from '../services/tasks.ts'
 import type { Store } from '../store/db.ts'
-import { requireBearer } from './auth.ts'
+import { requireAdmin } from './auth.ts'
 import { readJson } from './body.ts'
 import { any, doc, ErrorBody, NewPrompt, obj, PromptVersion, TaskView } from './openapi-docs.ts'
 
@@ -39,7 +39,7 @@ export function adminRoutes(deps: AdminDeps) {
   const db = deps.store.db
   const prompts = { db, changed: deps.promptsChanged }
   return new Elysia({ prefix: '/admin' })
-    .onBeforeHandle(requireBearer(() => [deps.config.admin_token]))
+    .onBeforeHandle(requireAdmin(() => deps.config.admin_token))
     .get(
       '/health',
       async ({ set }) => {

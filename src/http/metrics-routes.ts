@@ -17,7 +17,15 @@ export function metricsRoutes(deps: { config: Config; metrics: Metrics }) {
         tags: ['admin'],
         summary: 'Prometheus metrics',
         description: 'Bearer ADMIN_TOKEN or METRICS_TOKEN.',
-      },
+        security: [{ bearer: [] }],
+        responses: {
+          200: {
+            description: 'Prometheus text format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+          401: { description: 'Missing or wrong token' },
+        },
+      } as never,
     },
   )
 }

@@ -6,9 +6,10 @@ import { classify } from '../safety/classify.ts'
 import type { Lexicon } from '../safety/lexicon.ts'
 import { listSafety, parseSince } from '../services/safety.ts'
 import type { Db } from '../store/db.ts'
-import { requireBearer } from './auth.ts'
+import { requireAdmin } from './auth.ts'
 import { readJson } from './body.ts'
 import { errorResponse, jsonError } from './errors.ts'
+import { any, doc, ErrorBody, obj } from './openapi-docs.ts'
 
 const TextBody = v.strictObject({ text: v.pipe(v.string(), v.maxLength(10_000)) })
 
@@ -18,7 +19,7 @@ const TextBody = v.strictObject({ text: v.pipe(v.string(), v.maxLength(10_000)) 
  */
 export function safetyRoutes(deps: { config: Config; db: Db; lexicon: () => Lexicon }) {
   const admin = new Elysia({ prefix: '/admin', detail: { tags: ['admin'] } })
-    .onBeforeHandle(requireBearer(() => [deps.config.admin_token]))
+    .onBeforeHandle(requireAdmin(() => deps.config.admin_token))
     .get(
       '/safety',
       async ({ query }) => {
@@ -34,9 +35,16 @@ export function safetyRoutes(deps: { config: Config; db: Db; lexicon: () => Lexi
         }
       },
       {
-        detail: {
+        detail: doc({
+          tag: 'admin',
+          admin: true,
           summary: 'Flagged conversations (?since=24h|ISO&limit), newest flag first, with last turns',
-        },
+          query: [
+            { name: 'since', schema: { type: 'string' } },
+            { name: 'limit', schema: { type: 'integer', minimum: 1, maximum: 500, default: 50 } },
+          ],
+          responses: { 200: any, 400: ErrorBody },
+        }),
       },
     )
   if (!deps.config.debug) return [admin]
@@ -61,7 +69,15 @@ export function safetyRoutes(deps: { config: Config; db: Db; lexicon: () => Lexi
           )
         return classify(deps.lexicon(), parsed.output.text)
       },
-      { parse: 'none', detail: { summary: 'Crisis check of one text: {text} → {kinds, matched, reason}' } },
+      {
+        parse: 'none',
+        detail: doc({
+          tag: 'debug',
+          summary: 'Crisis check of one text: {text} → {kinds, matched, reason}',
+          body: obj({ text: { type: 'string' } }),
+          responses: { 200: any, 400: ErrorBody },
+        }),
+      },
     ),
   ]
 }

@@ -4,16 +4,16 @@
  * 어떻게 해요?") or a sentence that merely mentions it goes to the model as usual.
  */
 
-/** A run of ㅠ/ㅜ/ㅎ/ㅋ at the end; anchored on what precedes it, so no start position rescans the run. */
-const TRAILING_JAMO = /(?<![ㅠㅜㅎㅋ])[ㅠㅜㅎㅋ]+$/
+/** Drops a run of ㅠ/ㅜ/ㅎ/ㅋ at the end, scanning back once (a `[…]+$` regex rescans the run from every start). */
+function dropTrailingJamo(s: string): string {
+  let end = s.length
+  while (end > 0 && 'ㅠㅜㅎㅋ'.includes(s[end - 1]!)) end--
+  return s.slice(0, end)
+}
 
 /** Spaces, punctuation, quotes and trailing ㅠㅠ/ㅎㅎ removed; lower case: "대화 기록 삭제!" = "대화기록삭제". */
 export const compact = (s: string): string =>
-  s
-    .normalize('NFC')
-    .replace(/[\s,.!?…~;:·'"`“”‘’^]+/g, '')
-    .replace(TRAILING_JAMO, '')
-    .toLowerCase()
+  dropTrailingJamo(s.normalize('NFC').replace(/[\s,.!?…~;:·'"`“”‘’^]+/g, '')).toLowerCase()
 
 /** Polite and casual verb endings after a stem: 지워|주세요, 삭제|해 줄래요, 없애|줘. */
 const TAIL = '[해줘주세요줄래할게고싶어기버려실수있니까죠용좀부탁드립다합요]*'

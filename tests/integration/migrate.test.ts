@@ -120,7 +120,7 @@ describe('kbot migrate as processes', async () => {
       // Each migration is applied by exactly one of the two processes.
       const applied = outputs.flatMap((o) => (o as { applied: { id: number }[] }).applied.map((m) => m.id))
       const ids = readMigrations('postgres').map((m) => m.id)
-      expect(applied.sort()).toEqual(ids)
+      expect(applied.sort((a, b) => a - b)).toEqual(ids)
       const ledger = await t.store.db.query('select id from kbot_migration')
       expect(ledger.length).toBe(ids.length)
       const prompts = await t.store.db.query('select id from prompttemplate')
