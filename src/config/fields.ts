@@ -1,4 +1,5 @@
 import * as v from 'valibot'
+import { parseHostRules } from '../util/host-rules.ts'
 
 /**
  * Coercing field schemas shared by every config section. Environment values arrive as strings, TOML values as
@@ -104,3 +105,17 @@ export function normaliseDatabaseUrl(url: string): string {
   }
   return url
 }
+
+/** A list of `[scheme://]host[:port]` allow-list entries (CALLBACK_ALLOWED_HOSTS and its kind), each parsed. */
+export const hostList = (fallback: string[], example: string) =>
+  v.pipe(
+    list(fallback),
+    v.check((entries) => {
+      try {
+        parseHostRules(entries)
+        return true
+      } catch {
+        return false
+      }
+    }, `every entry must be [scheme://]host[:port], e.g. ${example}`),
+  )

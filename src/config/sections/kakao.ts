@@ -1,23 +1,13 @@
 import * as v from 'valibot'
 import { parseHostRules } from '../../util/host-rules.ts'
-import { int, list, optStr } from '../fields.ts'
+import { hostList, int, list, optStr } from '../fields.ts'
 
 /** `[kakao]`: the skill webhook, its callback and Kakao's limits. */
 export const kakaoSection = v.optional(
   v.strictObject({
     skill_secret: optStr(),
     bot_ids: list([]),
-    callback_allowed_hosts: v.pipe(
-      list(['bot-api.kakao.com']),
-      v.check((entries) => {
-        try {
-          parseHostRules(entries)
-          return true
-        } catch {
-          return false
-        }
-      }, 'every entry must be [scheme://]host[:port], e.g. bot-api.kakao.com or *.example.com'),
-    ),
+    callback_allowed_hosts: hostList(['bot-api.kakao.com'], 'bot-api.kakao.com or *.example.com'),
     callback_ttl_ms: int(1000, 600_000, 60_000),
     /** Kakao rejects a callback that races the ack; wait this long after the request arrived. */
     callback_settle_ms: int(0, 10_000, 1000),

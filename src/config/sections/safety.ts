@@ -1,6 +1,6 @@
 import * as v from 'valibot'
 import { parseHostRules } from '../../util/host-rules.ts'
-import { bool, int, list, optStr, str } from '../fields.ts'
+import { bool, hostList, int, list, optStr, str } from '../fields.ts'
 
 /** One help line as the reply lists it: "자살예방상담전화 109 (24시간)". */
 const line = v.strictObject({
@@ -54,17 +54,7 @@ export const safetySection = v.optional(
     /** [SAFETY_WEBHOOK_URL] where crisis flags are POSTed for a person; unset: eventlog and flag only. */
     webhook_url: optStr(),
     /** [SAFETY_WEBHOOK_ALLOWED_HOSTS] the webhook's own allow-list; empty: CALLBACK_ALLOWED_HOSTS applies. */
-    webhook_allowed_hosts: v.pipe(
-      list([]),
-      v.check((entries) => {
-        try {
-          parseHostRules(entries)
-          return true
-        } catch {
-          return false
-        }
-      }, 'every entry must be [scheme://]host[:port], e.g. alerts.example.com'),
-    ),
+    webhook_allowed_hosts: hostList([], 'alerts.example.com'),
     webhook_timeout_ms: int(100, 60_000, 5000),
     /** [SAFETY_MODERATION] also ask the moderation endpoint about each utterance (second opinion). */
     moderation: bool(false),
