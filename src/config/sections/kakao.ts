@@ -1,5 +1,4 @@
 import * as v from 'valibot'
-import { parseHostRules } from '../../util/host-rules.ts'
 import { hostList, int, list, optStr } from '../fields.ts'
 
 /** `[kakao]`: the skill webhook, its callback and Kakao's limits. */

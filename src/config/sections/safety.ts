@@ -1,6 +1,5 @@
 import * as v from 'valibot'
-import { parseHostRules } from '../../util/host-rules.ts'
-import { bool, hostList, int, list, optStr, str } from '../fields.ts'
+import { bool, hostList, int, optStr, str } from '../fields.ts'
 
 /** One help line as the reply lists it: "자살예방상담전화 109 (24시간)". */
 const line = v.strictObject({
