@@ -9,9 +9,12 @@ import {
   claimTasks,
   completeTask,
   dueCallbacks,
+  failTask,
+  getTask,
   insertTask,
   releaseTasks,
   renewLease,
+  rescheduleTask,
   type TaskInput,
 } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
@@ -290,6 +293,41 @@ for (const dialect of await testDialects()) {
           tokensUsed: 3,
         })
         expect(done).toMatchObject({ status: 'completed', aiResponse: 'ok', tokensUsed: 3, leaseOwner: null })
+      })
+
+      test('a stale owner can neither fail nor reschedule the task it lost; the new owner still can', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed' where status <> 'completed'`)
+        const task = (await newTask())!
+        await claimTasks(t.store.db, { owner: 'A', limit: 1, leaseMs: 1000 })
+        const later = new Date(Date.now() + 2000)
+        const [b] = await claimTasks(t.store.db, { owner: 'B', limit: 1, leaseMs: 10_000, now: later })
+        expect(b!.id).toBe(task.id)
+        const held = (await getTask(t.store.db, task.id))!
+        expect(held).toMatchObject({ status: 'processing', leaseOwner: 'B', attempts: 2, error: null })
+
+        const retryAt = new Date(Date.now() + 60_000)
+        expect(await rescheduleTask(t.store.db, task.id, 'A', retryAt, 'stale retry')).toBe(false)
+        expect(await failTask(t.store.db, task.id, 'A', 'stale failure')).toBeNull()
+        // The row is exactly as B left it: same status, owner, lease, run_after and no error.
+        expect(await getTask(t.store.db, task.id)).toEqual(held)
+
+        expect(await rescheduleTask(t.store.db, task.id, 'B', retryAt, 'retry', later)).toBe(true)
+        expect(await getTask(t.store.db, task.id)).toMatchObject({
+          status: 'pending',
+          leaseOwner: null,
+          runAfter: retryAt,
+          error: 'retry',
+        })
+        // A pending task has no owner: neither the old nor the new one can fail it.
+        expect(await failTask(t.store.db, task.id, 'B', 'not held')).toBeNull()
+        const [c] = await claimTasks(t.store.db, { owner: 'C', limit: 1, leaseMs: 10_000, now: retryAt })
+        expect(c!.id).toBe(task.id)
+        expect(await failTask(t.store.db, task.id, 'B', 'stale failure')).toBeNull()
+        expect(await failTask(t.store.db, task.id, 'C', 'gave up')).toMatchObject({
+          status: 'failed',
+          error: 'gave up',
+          leaseOwner: null,
+        })
       })
 
       test('a callback in its last half second is not used any more', async () => {
