@@ -54,6 +54,7 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
   const store = opts.db ? await openStore(db.url) : db.store
   const kbot = await createKbot(config, { log, store, migrate: false })
   await kbot.start()
+  let stopped: Promise<void> | null = null
   const call = async (req: Request) => {
     const res = await kbot.app.handle(req)
     const text = await res.text()
@@ -73,10 +74,14 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
         }),
       ),
     get: (p) => call(new Request(`http://localhost${p}`)),
-    async stop() {
-      await kbot.stop()
-      if (opts.db) await store.close()
-      else await db.drop()
+    // Idempotent: a test may stop its bot early (to await in-flight deliveries) and afterAll stops it again.
+    stop() {
+      stopped ??= (async () => {
+        await kbot.stop()
+        if (opts.db) await store.close()
+        else await db.drop()
+      })()
+      return stopped
     },
   }
 }

@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Dialect } from '../../src/store/db.ts'
+import { claimTasks } from '../../src/store/tasks.ts'
 import { testDialects } from '../helpers/db.ts'
 import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
@@ -360,6 +361,81 @@ for (const dialect of await testDialects()) {
       expect(userMsgs.length).toBe(1)
       await k.kbot.guard.sweep()
       expect(kakao.arrivalsFor(url).length).toBe(1)
+    })
+
+    test('a duplicate X-Request-Id without a callbackUrl: one task, one model call, the same answer twice', async () => {
+      const k = await bot('dup-inline')
+      model.script({ content: '한 번만 계산한 답변' })
+      const user = `u-dup-inline-${dialect}`
+      const headers = { 'x-request-id': `chp-${crypto.randomUUID().replace(/-/g, '')}` }
+      const payload = kakaoPayload({ utterance: '한 번만', userId: user })
+      const before = model.requests.length
+      const first = await k.post('/skill', payload, headers)
+      const second = await k.post('/skill', payload, headers)
+      for (const r of [first, second])
+        expect(r.json.template.outputs[0].simpleText.text).toBe('한 번만 계산한 답변')
+      expect(model.requests.length - before).toBe(1)
+      const tasks = await q(
+        k,
+        'select t.id from aiprocessingtask t join appuser u on u.id = t.user_id where u.kakao_user_id = $1',
+        [user],
+      )
+      expect(tasks.length).toBe(1)
+    })
+
+    test('a live worker whose model call outlasts its lease renews it: one attempt, one call, one callback', async () => {
+      const k = await bot('lease', '[worker]\nlease_ms = 1000\npoll_ms = 100')
+      model.script({ delayMs: 2500, content: '리스보다 긴 답변' })
+      const before = model.requests.length
+      const url = kakao.callbackUrl()
+      const user = `u-lease-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '오래 걸리는 질문', userId: user, callbackUrl: url }))
+      const task = await waitFor(
+        async () => {
+          const t = await taskOf(k, user)
+          return t && t.status !== 'pending' && t.status !== 'processing' && t.callback_status !== 'pending'
+            ? t
+            : null
+        },
+        { timeoutMs: 15_000, what: 'the task to finish' },
+      )
+      // Awaits every delivery in flight, so nothing can arrive after the counts below.
+      await k.stop()
+      expect(task).toMatchObject({ status: 'completed', attempts: 1, callback_status: 'sent' })
+      expect(model.requests.length - before).toBe(1)
+      const arrivals = kakao.arrivalsFor(url)
+      expect(arrivals.length).toBe(1)
+      expect((arrivals[0]!.body as any).template.outputs[0].simpleText.text).toBe('리스보다 긴 답변')
+    })
+
+    test('a live callback whose worker is gone is rescued by the guard before its deadline, once', async () => {
+      // No workers here: the task is claimed below by a worker that then "dies" (its lease outlives the callback).
+      const k = await bot(
+        'rescue',
+        '[kakao]\ncallback_ttl_ms = 3000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 300',
+        { WORKER_CONCURRENCY: '0' },
+      )
+      const url = kakao.callbackUrl(3000)
+      const user = `u-rescue-${dialect}`
+      const res = await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      expect(res.json.useCallback).toBe(true)
+      const queued = await taskOf(k, user)
+      const claimed = await claimTasks(k.db.store.db, { owner: 'dead-worker', limit: 10, leaseMs: 60_000 })
+      expect(claimed.map((c) => c.id)).toEqual([queued.id])
+      const row = await waitFor(async () => {
+        const [r] = await q(k, 'select * from aiprocessingtask where id = $1', [queued.id])
+        return r?.callback_status === 'sent' && kakao.arrivalsFor(url).length > 0 ? r : null
+      })
+      expect(row).toMatchObject({ status: 'processing', lease_owner: 'dead-worker', delivered_at: null })
+      // Stopping awaits every delivery in flight, so no second POST can arrive after the count.
+      await k.stop()
+      const arrivals = kakao.arrivalsFor(url)
+      expect(arrivals.length).toBe(1)
+      // SUCCESS: the fake receiver refuses anything after the callback's 3 s lifetime.
+      expect(arrivals[0]!.status).toBe('SUCCESS')
+      const body = arrivals[0]!.body as any
+      expect(body.template.outputs[0].simpleText.text).toContain('시간이 조금 더 걸리고')
+      expect(body.template.quickReplies[0].extra).toEqual({ kbot_task: queued.id })
     })
 
     test('a replay without X-Request-Id but with the same callbackUrl creates no second task', async () => {
