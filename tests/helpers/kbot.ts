@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { createKbot, type Kbot } from '../../src/kbot.ts'
 import { createLogger, type Logger } from '../../src/logger.ts'
 import { type Dialect, openStore } from '../../src/store/db.ts'
+import { tempDir } from './cleanup.ts'
 import { createTestDb, type TestDb } from './db.ts'
 
 export interface TestKbotOptions {
@@ -43,7 +43,7 @@ poll_ms = 200
 
 export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
   const db = opts.db ?? (await createTestDb(opts.dialect, opts.label))
-  const dir = mkdtempSync(join(tmpdir(), 'kbot-cfg-'))
+  const dir = tempDir('cfg')
   const path = join(dir, 'config.toml')
   writeFileSync(path, mergeToml(BASE_TOML, opts.toml ?? ''))
   const config = loadConfig({

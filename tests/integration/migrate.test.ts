@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Dialect } from '../../src/store/db.ts'
 import { MIGRATIONS_DIR, migrate, migrationStatus, readMigrations } from '../../src/store/migrate.ts'
+import { registerProcess, tempDir } from '../helpers/cleanup.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
@@ -72,7 +72,7 @@ for (const dialect of await testDialects()) {
     test('an applied migration edited afterwards is reported as drift and refused', async () => {
       const t = await createTestDb(dialect as Dialect, `drift-${dialect}`, { migrate: false })
       opened.push(t)
-      const dir = mkdtempSync(join(tmpdir(), 'kbot-mig-'))
+      const dir = tempDir('mig')
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
       await migrate(t.store.db, dir)
       const file = join(dir, dialect, '0001_init.sql')
@@ -82,7 +82,7 @@ for (const dialect of await testDialects()) {
     })
 
     test('a gap in the numbering is refused before anything runs', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kbot-gap-'))
+      const dir = tempDir('gap')
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
       writeFileSync(join(dir, dialect, '0003_later.sql'), 'select 1;')
       expect(() => readMigrations(dialect as Dialect, dir)).toThrow('gap or duplicate at 0003_later.sql')
@@ -97,13 +97,16 @@ describe('kbot migrate as processes', async () => {
     async () => {
       const t = await createTestDb('postgres', 'mig-race', { migrate: false })
       opened.push(t)
-      const run = () =>
-        Bun.spawn(['bun', 'cli/index.ts', 'migrate', '--json'], {
+      const run = () => {
+        const proc = Bun.spawn(['bun', 'cli/index.ts', 'migrate', '--json'], {
           cwd: ROOT,
           env: { ...process.env, DATABASE_URL: t.url },
           stdout: 'pipe',
           stderr: 'pipe',
         })
+        registerProcess(proc, 'kbot migrate')
+        return proc
+      }
       const procs = [run(), run()]
       const codes = await Promise.all(procs.map((p) => p.exited))
       const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).json()))

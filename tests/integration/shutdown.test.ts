@@ -1,10 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import type { Dialect } from '../../src/store/db.ts'
+import { releaseAll } from '../helpers/cleanup.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
-import { postJson, type ServeProcess, startServe } from '../helpers/proc.ts'
+import { postJson, startServe } from '../helpers/proc.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 type Row = Record<string, any>
@@ -15,15 +16,13 @@ for (const dialect of await testDialects()) {
     let model: FakeOpenAI
     let kakao: FakeKakao
     const dbs: TestDb[] = []
-    const procs: ServeProcess[] = []
 
     beforeAll(() => {
       model = startFakeOpenAI()
       kakao = startFakeKakao()
     })
     afterAll(async () => {
-      for (const p of procs) p.kill('SIGKILL')
-      await Promise.all(procs.map((p) => p.exited))
+      await releaseAll()
       await Promise.all(dbs.map((d) => d.drop()))
       model.close()
       kakao.close()
@@ -40,7 +39,6 @@ for (const dialect of await testDialects()) {
           CALLBACK_ALLOWED_HOSTS: kakao.origin,
         },
       })
-      procs.push(p)
       return p
     }
 
