@@ -64,11 +64,6 @@ for (const dialect of await testDialects()) {
       expect((await migrationStatus(t.store.db)).map((s) => s.state)).toEqual(['applied'])
     })
 
-    test('both dialects have the same columns', async () => {
-      const t = opened.find((o) => o.dialect === dialect)!
-      for (const table of TABLES) expect((await columns(t, table)).length).toBeGreaterThan(2)
-    })
-
     test('an applied migration edited afterwards is reported as drift and refused', async () => {
       const t = await createTestDb(dialect as Dialect, `drift-${dialect}`, { migrate: false })
       opened.push(t)
@@ -90,8 +85,23 @@ for (const dialect of await testDialects()) {
   })
 }
 
-describe('kbot migrate as processes', async () => {
-  const dialects = await testDialects()
+const dialects = await testDialects()
+
+// PostgreSQL unreachable: pgAvailable() has warned loudly (and failed the run under CI=true).
+test.skipIf(dialects.length < 2)('both dialects have the same tables and the same columns', async () => {
+  const [lite, pg] = await Promise.all(
+    (['sqlite', 'postgres'] as const).map((d) => createTestDb(d, `cols-${d}`)),
+  )
+  opened.push(lite!, pg!)
+  expect((await tables(lite!)).sort()).toEqual((await tables(pg!)).sort())
+  for (const table of TABLES) {
+    const [a, b] = [await columns(lite!, table), await columns(pg!, table)]
+    expect(a.length).toBeGreaterThan(2)
+    expect({ table, columns: a }).toEqual({ table, columns: b })
+  }
+})
+
+describe('kbot migrate as processes', () => {
   test.skipIf(!dialects.includes('postgres'))(
     'two kbot migrate processes started at the same moment apply the schema once',
     async () => {

@@ -19,6 +19,7 @@ import {
 } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const INPUT: TaskInput = {
   messages: [{ role: 'user', content: '안녕' }],
@@ -107,12 +108,15 @@ for (const dialect of await testDialects()) {
       const gate = new Promise<void>((r) => {
         release = r
       })
+      let inside = false
       const tx = t.store.db.tx(async (txDb) => {
         await txDb.query('update appuser set name = $1 where id = $2', ['안쪽', user.id])
+        inside = true
         await gate
         throw new Error('rolled back')
       })
-      await Bun.sleep(5)
+      // The transaction has written and is still open: only now send the outside query.
+      await waitFor(() => inside, { what: 'the transaction to have written' })
       const outside = t.store.db.query('update appuser set plusfriend_user_key = $1 where id = $2', [
         'pf',
         user.id,
