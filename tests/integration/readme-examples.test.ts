@@ -5,7 +5,7 @@ import { registerDir, releaseAll } from '../helpers/cleanup.ts'
 import { createTestDb, type TestDb } from '../helpers/db.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
-import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
+import { startTestKbot } from '../helpers/kbot.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
 const README = readFileSync(join(ROOT, 'README.md'), 'utf8')
