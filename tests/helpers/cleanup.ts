@@ -1,15 +1,16 @@
+import { afterAll, beforeAll } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
 /**
- * One registry for everything a test leaves outside its own process: child processes, private PostgreSQL
- * clusters, temporary directories. The preload (tests/helpers/preload.ts) releases all of them after every test
+ * One registry for everything a test sets up and must take down: child processes, in-process bots and fake
+ * servers, test databases, private PostgreSQL clusters, temporary directories. The preload (tests/helpers/preload.ts) releases all of them after every test
  * file (`afterAll` runs even when a test failed or timed out) and, synchronously, when the test process exits or
  * is interrupted (Ctrl-C, SIGTERM), so a run that is cut short leaves nothing behind.
  */
 export interface Resource {
-  kind: 'process' | 'cluster' | 'dir'
+  kind: Kind
   label: string
   /** Orderly release (may wait, e.g. for a process to exit). */
   release(): Promise<void> | void
@@ -17,11 +18,17 @@ export interface Resource {
   releaseSync(): void
 }
 
-const resources = new Set<Resource>()
+/** Released in this order: what uses a database or a directory goes before it. */
+const ORDER = ['process', 'bot', 'server', 'db', 'cluster', 'dir'] as const
+type Kind = (typeof ORDER)[number]
+
+/** Each resource with its registration number, so a describe block can release what it registered. */
+const resources = new Map<Resource, number>()
+let registered = 0
 
 /** Registers a resource; the returned function releases it now (and forgets it). */
 export function register(resource: Resource): () => Promise<void> {
-  resources.add(resource)
+  resources.set(resource, ++registered)
   return async () => {
     if (!resources.delete(resource)) return
     await resource.release()
@@ -55,6 +62,15 @@ export function registerDir(dir: string): () => Promise<void> {
       }
     },
   })
+}
+
+/** Something in this process that needs an orderly (async) stop; nothing to do at exit. */
+export function registerStop(
+  kind: 'bot' | 'server' | 'db',
+  label: string,
+  stop: () => unknown,
+): () => Promise<void> {
+  return register({ kind, label, release: async () => void (await stop()), releaseSync: () => {} })
 }
 
 /** A spawned process, killed (SIGKILL) unless it exited already. */
@@ -91,11 +107,14 @@ export function registerProcess(
   })
 }
 
-/** Releases everything registered, processes first (they may hold a cluster's connections), then the rest. */
-export async function releaseAll(): Promise<void> {
-  const order: Resource['kind'][] = ['process', 'cluster', 'dir']
-  for (const kind of order) {
-    const batch = [...resources].filter((r) => r.kind === kind)
+/** Releases everything registered, kind by kind in ORDER (processes first: they may hold connections). */
+export function releaseAll(): Promise<void> {
+  return releaseWhere(() => true)
+}
+
+async function releaseWhere(pick: (seq: number) => boolean): Promise<void> {
+  for (const kind of ORDER) {
+    const batch = [...resources].filter(([r, seq]) => r.kind === kind && pick(seq)).map(([r]) => r)
     for (const r of batch) resources.delete(r)
     const results = await Promise.allSettled(batch.map(async (r) => r.release()))
     for (const [i, result] of results.entries()) {
@@ -110,8 +129,8 @@ export async function releaseAll(): Promise<void> {
 
 /** Synchronous release for exit handlers. */
 export function releaseAllSync(): void {
-  for (const kind of ['process', 'cluster', 'dir'] as const) {
-    for (const r of [...resources]) {
+  for (const kind of ORDER) {
+    for (const r of [...resources.keys()]) {
       if (r.kind !== kind) continue
       resources.delete(r)
       r.releaseSync()
@@ -121,7 +140,19 @@ export function releaseAllSync(): void {
 
 /** What is still registered (for tests of the registry itself and for diagnostics). */
 export function pending(): { kind: Resource['kind']; label: string }[] {
-  return [...resources].map((r) => ({ kind: r.kind, label: r.label }))
+  return [...resources.keys()].map((r) => ({ kind: r.kind, label: r.label }))
+}
+
+/**
+ * For a describe block (or a whole file): releases, after its tests, whatever was registered while they ran —
+ * even when a test failed or timed out. Call it before the block's other hooks.
+ */
+export function useCleanup(): void {
+  let mark = 0
+  beforeAll(() => {
+    mark = registered
+  })
+  afterAll(() => releaseWhere((seq) => seq > mark))
 }
 
 let installed = false

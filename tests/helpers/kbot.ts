@@ -4,7 +4,7 @@ import { type Config, loadConfig } from '../../src/config.ts'
 import { createKbot, type Kbot } from '../../src/kbot.ts'
 import { createLogger, type Logger } from '../../src/logger.ts'
 import { type Dialect, openStore } from '../../src/store/db.ts'
-import { tempDir } from './cleanup.ts'
+import { registerStop, tempDir } from './cleanup.ts'
 import { createTestDb, type TestDb } from './db.ts'
 
 export interface TestKbotOptions {
@@ -60,6 +60,16 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
     const text = await res.text()
     return { status: res.status, json: text ? JSON.parse(text) : null }
   }
+  const stop = () => {
+    stopped ??= (async () => {
+      await kbot.stop()
+      if (opts.db) await store.close()
+      else await db.drop()
+    })()
+    return stopped
+  }
+  // Registered: stopped after the test file, even when a test fails or times out before stopping it.
+  registerStop('bot', `kbot ${opts.label}`, stop)
   return {
     kbot,
     config,
@@ -75,14 +85,7 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
       ),
     get: (p) => call(new Request(`http://localhost${p}`)),
     // Idempotent: a test may stop its bot early (to await in-flight deliveries) and afterAll stops it again.
-    stop() {
-      stopped ??= (async () => {
-        await kbot.stop()
-        if (opts.db) await store.close()
-        else await db.drop()
-      })()
-      return stopped
-    },
+    stop,
   }
 }
 

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createLogSink } from '../../src/log-sink.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { Dialect } from '../../src/store/db.ts'
-import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { testDialects, useTestDb } from '../helpers/db.ts'
 
 type Row = Record<string, any>
 
 /** Warn and error lines land in logmessage (redacted, batched); info and below do not. */
 for (const dialect of await testDialects()) {
   describe(`logmessage sink (${dialect})`, () => {
-    let db: TestDb
-    beforeAll(async () => {
-      db = await createTestDb(dialect as Dialect, `logsink-${dialect}`)
-    })
-    afterAll(() => db.drop())
+    const db = useTestDb(dialect as Dialect, `logsink-${dialect}`)
 
     test('warn/error are stored with source and context; secrets redacted; info is not stored', async () => {
       const sink = createLogSink({ intervalMs: 60_000 })

@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
@@ -18,7 +18,7 @@ import {
   type TaskInput,
 } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
-import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { testDialects, useTestDb } from '../helpers/db.ts'
 import { waitFor } from '../helpers/wait.ts'
 
 const INPUT: TaskInput = {
@@ -32,11 +32,7 @@ const INPUT: TaskInput = {
 /** The same contract, run against every adapter available here. */
 for (const dialect of await testDialects()) {
   describe(`store contract (${dialect})`, () => {
-    let t: TestDb
-    beforeAll(async () => {
-      t = await createTestDb(dialect as Dialect, `store-${dialect}`)
-    })
-    afterAll(() => t.drop())
+    const t = useTestDb(dialect as Dialect, `store-${dialect}`)
 
     test('placeholders, JSON, dates and booleans round-trip the same way', async () => {
       const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-json' })
