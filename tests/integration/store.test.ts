@@ -10,6 +10,7 @@ import {
   completeTask,
   dueCallbacks,
   failTask,
+  findDuplicate,
   getTask,
   insertTask,
   releaseTasks,
@@ -227,10 +228,38 @@ for (const dialect of await testDialects()) {
 
       test('a repeated request id inserts nothing', async () => {
         const id = `chp-${newId()}`
-        expect(await newTask(id)).not.toBeNull()
+        const first = (await newTask(id))!
+        expect(first.requestId).toBe(id)
+        expect(first.messageId).not.toBeNull()
+        expect((await getTask(t.store.db, first.id))!).toMatchObject({
+          requestId: id,
+          messageId: first.messageId,
+        })
         expect(await newTask(id)).toBeNull()
         const rows = await t.store.db.query('select id from aiprocessingtask where request_id = $1', [id])
         expect(rows.length).toBe(1)
+      })
+
+      test('findDuplicate: the earliest task matching the request id or the callbackUrl; nothing without a key', async () => {
+        const older = (await newTask(`chp-${newId()}`))!
+        await waitFor(() => Date.now() > older.createdAt.getTime(), { what: 'the clock to move on' })
+        const newer = (await newTask(`chp-${newId()}`))!
+        expect(older.createdAt.getTime()).toBeLessThan(newer.createdAt.getTime())
+        // Newer by request id, older by callbackUrl: the older one is the original delivery.
+        const found = await findDuplicate(t.store.db, {
+          requestId: newer.requestId,
+          callbackUrl: older.callbackUrl,
+        })
+        expect(found?.id).toBe(older.id)
+        const swapped = await findDuplicate(t.store.db, {
+          requestId: older.requestId,
+          callbackUrl: newer.callbackUrl,
+        })
+        expect(swapped?.id).toBe(older.id)
+        expect((await findDuplicate(t.store.db, { requestId: newer.requestId, callbackUrl: null }))?.id).toBe(
+          newer.id,
+        )
+        expect(await findDuplicate(t.store.db, { requestId: null, callbackUrl: null })).toBeNull()
       })
 
       test('concurrent claimers never take the same task', async () => {
