@@ -431,6 +431,62 @@ for (const dialect of await testDialects()) {
       expect(body.template.quickReplies[0].extra).toEqual({ kbot_task: queued.id })
     })
 
+    test('a task still queued with too little time left gets the "busy" apology from the guard, once', async () => {
+      // No workers: the task never starts, and the guard must not leave the user in silence.
+      const k = await bot(
+        'admission',
+        '[kakao]\ncallback_ttl_ms = 3000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 300',
+        { WORKER_CONCURRENCY: '0' },
+      )
+      const url = fakes.kakao.callbackUrl(3000)
+      const user = `u-admission-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      const row = await waitFor(async () => {
+        const t = await taskOf(k, user)
+        return t?.callback_status === 'sent' && fakes.kakao.arrivalsFor(url).length > 0 ? t : null
+      })
+      expect(row).toMatchObject({ status: 'pending', started_at: null, attempts: 0 })
+      await k.stop()
+      const arrivals = fakes.kakao.arrivalsFor(url)
+      expect(arrivals.length).toBe(1)
+      expect(arrivals[0]!.status).toBe('SUCCESS')
+      const body = arrivals[0]!.body as any
+      expect(body.template.outputs[0].simpleText.text).toContain('지금 문의가 많아')
+      expect(body.template.quickReplies[0]).toMatchObject({
+        label: '답변 확인',
+        extra: { kbot_task: row.id },
+      })
+    })
+
+    test('a callback that expired while no guard ran is marked expired and logged, never POSTed', async () => {
+      // The guard's timer is a minute away and there are no workers: the test drives the passes itself.
+      const k = await bot(
+        'expired',
+        '[kakao]\ncallback_ttl_ms = 2000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 0\nguard_interval_ms = 60000',
+        { WORKER_CONCURRENCY: '0' },
+      )
+      const url = fakes.kakao.callbackUrl(2000)
+      const user = `u-expired-${dialect}`
+      await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
+      const queued = await taskOf(k, user)
+      // Past the URL's lifetime (the guard's first pass ran at start, before this task existed).
+      await waitFor(() => Date.now() > new Date(queued.expires_at).getTime(), {
+        what: 'the callback to expire',
+      })
+      await k.kbot.guard.sweep()
+      const row = await taskOf(k, user)
+      expect(row).toMatchObject({ callback_status: 'expired', delivered_at: null, status: 'pending' })
+      const events = await q(
+        k,
+        `select detail from eventlog where type = 'callback_expired' and user_id = $1`,
+        [row.user_id],
+      )
+      expect(events.length).toBe(1)
+      await k.kbot.guard.sweep()
+      await k.stop()
+      expect(fakes.kakao.arrivalsFor(url).length).toBe(0)
+    })
+
     test('a replay without X-Request-Id but with the same callbackUrl creates no second task', async () => {
       const k = await bot('replay')
       const url = fakes.kakao.callbackUrl()
