@@ -402,19 +402,29 @@ for (const dialect of await testDialects()) {
     })
 
     test('a live callback whose worker is gone is rescued by the guard before its deadline, once', async () => {
-      // No workers here: the task is claimed below by a worker that then "dies" (its lease outlives the callback).
+      // No workers, and the guard's timer a minute away: the task is claimed below by a worker that then "dies"
+      // (its lease outlives the callback), and only then does the test drive the guard's passes — so the
+      // admission rule (a task still queued near its deadline) can never be what sends the apology.
       const k = await bot(
         'rescue',
-        '[kakao]\ncallback_ttl_ms = 3000\n[worker]\ndeadline_margin_ms = 1000\nmin_attempt_ms = 300',
+        '[kakao]\ncallback_ttl_ms = 6000\n[worker]\ndeadline_margin_ms = 3000\nmin_attempt_ms = 300\nguard_interval_ms = 60000',
         { WORKER_CONCURRENCY: '0' },
       )
-      const url = fakes.kakao.callbackUrl(3000)
+      const url = fakes.kakao.callbackUrl(6000)
       const user = `u-rescue-${dialect}`
       const res = await k.post('/skill', kakaoPayload({ utterance: '질문', userId: user, callbackUrl: url }))
       expect(res.json.useCallback).toBe(true)
       const queued = await taskOf(k, user)
       const claimed = await claimTasks(k.db.store.db, { owner: 'dead-worker', limit: 10, leaseMs: 60_000 })
       expect(claimed.map((c) => c.id)).toEqual([queued.id])
+      // The passes send nothing before the deadline; the first one after it sends the apology.
+      await waitFor(
+        async () => {
+          await k.kbot.guard.sweep()
+          return fakes.kakao.arrivalsFor(url).length > 0
+        },
+        { intervalMs: 100, what: 'the guard to rescue the callback' },
+      )
       const row = await waitFor(async () => {
         const [r] = await q(k, 'select * from aiprocessingtask where id = $1', [queued.id])
         return r?.callback_status === 'sent' && fakes.kakao.arrivalsFor(url).length > 0 ? r : null
@@ -424,7 +434,7 @@ for (const dialect of await testDialects()) {
       await k.stop()
       const arrivals = fakes.kakao.arrivalsFor(url)
       expect(arrivals.length).toBe(1)
-      // SUCCESS: the fake receiver refuses anything after the callback's 3 s lifetime.
+      // SUCCESS: the fake receiver refuses anything after the callback's 6 s lifetime.
       expect(arrivals[0]!.status).toBe('SUCCESS')
       const body = arrivals[0]!.body as any
       expect(body.template.outputs[0].simpleText.text).toContain('시간이 조금 더 걸리고')
