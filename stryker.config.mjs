@@ -51,7 +51,10 @@ if (!module) throw new Error(`KBOT_MUTATE must be one of ${Object.keys(MODULES).
 /** @type {import('@stryker-mutator/api/core').PartialStrykerOptions} */
 export default {
   testRunner: 'command',
-  commandRunner: { command: module.runs.map(bunTest).join(' && ') },
+  // KBOT_MUTATE_RUNS (runs separated by ';') replaces the module's test runs for a focused pass.
+  commandRunner: {
+    command: (process.env.KBOT_MUTATE_RUNS?.split(';') ?? module.runs).map(bunTest).join(' && '),
+  },
   coverageAnalysis: 'off',
   // The machine is small and shared; each mutant run starts servers and touches PostgreSQL.
   concurrency: Number(process.env.KBOT_MUTATE_CONCURRENCY ?? 2),
