@@ -105,6 +105,13 @@ for (const dialect of await testDialects()) {
       expect(msgs.map((m) => m.role)).toEqual(['user', 'assistant'])
       expect(msgs[1]).toMatchObject({ content: '안녕하세요! 무엇을 도와드릴까요?', tokens: 15 })
       fakes.model.setDefault({})
+      // A callback that was accepted is not recorded as rejected.
+      const rejected = await q(
+        k,
+        `select id from eventlog where type = 'callback_rejected' and user_id = $1`,
+        [task.user_id],
+      )
+      expect(rejected.length).toBe(0)
       // Stopping awaits every delivery in flight: exactly one callback, and one model call in all.
       await k.stop()
       expect(fakes.kakao.arrivalsFor(url).length).toBe(1)
@@ -194,7 +201,17 @@ for (const dialect of await testDialects()) {
       await waitFor(() => fakes.kakao.arrivalsFor(url).length > 0)
       const arrivals = fakes.kakao.arrivalsFor(url)
       expect(arrivals.length).toBe(1)
-      expect((arrivals[0]!.body as any).template.outputs[0].simpleText.text).toContain('죄송해요')
+      // The failure apology, not the "still working" one: no "답변 확인" button, since no answer will come.
+      expect(arrivals[0]!.body).toEqual({
+        version: '2.0',
+        template: {
+          outputs: [
+            {
+              simpleText: { text: '죄송해요, 지금은 답변을 드리기 어려워요. 잠시 후에 다시 말씀해 주세요.' },
+            },
+          ],
+        },
+      })
       const events = await q(k, `select detail from eventlog where type = 'task_failed' and user_id = $1`, [
         task.user_id,
       ])
