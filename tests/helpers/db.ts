@@ -1,10 +1,11 @@
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { afterAll, beforeAll } from 'bun:test'
+import { rmSync } from 'node:fs'
 import { join } from 'node:path'
 import postgres from 'postgres'
 import type { Dialect, Store } from '../../src/store/db.ts'
 import { openStore } from '../../src/store/db.ts'
 import { migrate } from '../../src/store/migrate.ts'
+import { registerStop, tempDir } from './cleanup.ts'
 
 export const TEST_PG_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
@@ -36,9 +37,16 @@ export function pgAvailable(): Promise<boolean> {
   return available
 }
 
-/** The dialects a store suite should run against on this machine. */
+/**
+ * The dialects a store suite should run against on this machine. KBOT_TEST_DIALECTS (e.g. `sqlite`) narrows
+ * them for a quick local loop such as mutation testing; it cannot be used to skip PostgreSQL under CI.
+ */
 export async function testDialects(): Promise<Dialect[]> {
-  return (await pgAvailable()) ? ['sqlite', 'postgres'] : ['sqlite']
+  const all: Dialect[] = (await pgAvailable()) ? ['sqlite', 'postgres'] : ['sqlite']
+  const only = process.env.KBOT_TEST_DIALECTS
+  if (!only) return all
+  if (process.env.CI === 'true') throw new Error('KBOT_TEST_DIALECTS must not be set under CI=true')
+  return all.filter((d) => only.split(',').includes(d))
 }
 
 export interface TestDb {
@@ -76,19 +84,48 @@ export async function createTestDb(
       await sql.end()
     }
   } else {
-    const dir = mkdtempSync(join(tmpdir(), `kbot-${safe(label)}-`))
+    const dir = tempDir(safe(label))
     url = `sqlite:${join(dir, 'kbot.db')}`
+    // Also registered: removed after the test file even when drop() is never reached.
     cleanup = async () => rmSync(dir, { recursive: true, force: true })
   }
   const store = await openStore(url)
-  if (options.migrate !== false) await migrate(store.db)
-  return {
-    dialect,
-    url,
-    store,
-    async drop() {
+  let dropped: Promise<void> | null = null
+  // Idempotent, and registered: dropped after the test file even when the test never gets to it.
+  const drop = () => {
+    dropped ??= (async () => {
       await store.close().catch(() => {})
       await cleanup()
+    })()
+    return dropped
+  }
+  registerStop('db', `${dialect} test database ${label}`, drop)
+  if (options.migrate !== false) await migrate(store.db)
+  return { dialect, url, store, drop }
+}
+
+/**
+ * A test database for one describe block (created in its beforeAll, dropped in its afterAll). The object is
+ * usable inside tests and hooks, not while the block is being declared.
+ */
+export function useTestDb(dialect: Dialect, label: string, options: { migrate?: boolean } = {}): TestDb {
+  let db: TestDb | null = null
+  beforeAll(async () => {
+    db = await createTestDb(dialect, label, options)
+  })
+  afterAll(() => db?.drop())
+  const current = () => {
+    if (!db) throw new Error(`useTestDb(${label}) used before its beforeAll ran`)
+    return db
+  }
+  return {
+    dialect,
+    get url() {
+      return current().url
     },
+    get store() {
+      return current().store
+    },
+    drop: () => current().drop(),
   }
 }

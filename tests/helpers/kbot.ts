@@ -1,10 +1,10 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { type Config, loadConfig } from '../../src/config.ts'
 import { createKbot, type Kbot } from '../../src/kbot.ts'
 import { createLogger, type Logger, secretsOf } from '../../src/logger.ts'
 import { type Dialect, openStore } from '../../src/store/db.ts'
+import { registerStop, tempDir } from './cleanup.ts'
 import { createTestDb, type TestDb } from './db.ts'
 
 export interface TestKbotOptions {
@@ -45,7 +45,7 @@ poll_ms = 200
 
 export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
   const db = opts.db ?? (await createTestDb(opts.dialect, opts.label))
-  const dir = mkdtempSync(join(tmpdir(), 'kbot-cfg-'))
+  const dir = tempDir('cfg')
   const path = join(dir, 'config.toml')
   writeFileSync(path, mergeToml(BASE_TOML, opts.toml ?? ''))
   const config = loadConfig({
@@ -60,11 +60,22 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
   const store = opts.db ? await openStore(db.url) : db.store
   const kbot = await createKbot(config, { log, store, migrate: false })
   await kbot.start()
+  let stopped: Promise<void> | null = null
   const call = async (req: Request) => {
     const res = await kbot.app.handle(req)
     const text = await res.text()
     return { status: res.status, json: text ? JSON.parse(text) : null }
   }
+  const stop = () => {
+    stopped ??= (async () => {
+      await kbot.stop()
+      if (opts.db) await store.close()
+      else await db.drop()
+    })()
+    return stopped
+  }
+  // Registered: stopped after the test file, even when a test fails or times out before stopping it.
+  registerStop('bot', `kbot ${opts.label}`, stop)
   return {
     kbot,
     config,
@@ -79,11 +90,8 @@ export async function startTestKbot(opts: TestKbotOptions): Promise<TestKbot> {
         }),
       ),
     get: (p) => call(new Request(`http://localhost${p}`)),
-    async stop() {
-      await kbot.stop()
-      if (opts.db) await store.close()
-      else await db.drop()
-    },
+    // Idempotent: a test may stop its bot early (to await in-flight deliveries) and afterAll stops it again.
+    stop,
   }
 }
 

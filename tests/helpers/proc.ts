@@ -1,7 +1,7 @@
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { registerProcess, tempDir } from './cleanup.ts'
 import { waitFor } from './wait.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
@@ -14,9 +14,14 @@ export interface ServeProcess {
   logs: Record<string, unknown>[]
   kill(signal?: NodeJS.Signals | number): void
   exited: Promise<number>
+  /** Kills it (SIGKILL) unless it exited, and waits; also done for every process after each test file. */
+  release(): Promise<void>
 }
 
-/** Starts `kbot serve` (by default `--port 0 --host 127.0.0.1`) as a real process and waits until it listens. */
+/**
+ * Starts `kbot serve` (by default `--port 0 --host 127.0.0.1`) as a real process and waits until it listens.
+ * The process is registered for cleanup at once; one that never becomes ready is killed before the error.
+ */
 export async function startServe(opts: {
   env: Record<string, string>
   toml?: string
@@ -26,7 +31,7 @@ export async function startServe(opts: {
   /** Arguments after `serve`. */
   args?: string[]
 }): Promise<ServeProcess> {
-  const dir = mkdtempSync(join(tmpdir(), `kbot-proc-${opts.label ?? 'x'}-`))
+  const dir = tempDir(`proc-${opts.label ?? 'x'}`)
   const config = join(dir, 'config.toml')
   writeFileSync(config, opts.toml ?? '')
   const args = opts.args ?? ['--port', '0', '--host', '127.0.0.1']
@@ -43,6 +48,7 @@ export async function startServe(opts: {
     stdout: 'pipe',
     stderr: 'pipe',
   })
+  const release = registerProcess(proc, `kbot serve ${opts.label ?? ''}`)
   const logs: Record<string, unknown>[] = []
   const reading = (async () => {
     const decoder = new TextDecoder()
@@ -62,14 +68,19 @@ export async function startServe(opts: {
       }
     }
   })()
-  const ready = await waitFor(
-    () => {
-      if (proc.exitCode !== null)
-        throw new Error(`kbot serve exited early (${proc.exitCode}): ${JSON.stringify(logs.slice(-5))}`)
-      return logs.find((l) => l.msg === 'kbot is serving')
-    },
-    { timeoutMs: 20_000, what: 'kbot serve to listen' },
-  )
+  let ready: Record<string, unknown>
+  try {
+    const seen = await waitFor(
+      () => (proc.exitCode !== null ? 'exited' : logs.find((l) => l.msg === 'kbot is serving')),
+      { timeoutMs: 20_000, what: 'kbot serve to listen' },
+    )
+    if (seen === 'exited')
+      throw new Error(`kbot serve exited early (${proc.exitCode}): ${JSON.stringify(logs.slice(-5))}`)
+    ready = seen
+  } catch (err) {
+    await release()
+    throw err
+  }
   return {
     pid: proc.pid,
     url: String(ready.url),
@@ -78,6 +89,7 @@ export async function startServe(opts: {
     kill: (signal = 'SIGTERM') => proc.kill(signal),
     // Resolves once the process has exited and its last log lines have been read.
     exited: Promise.all([proc.exited, reading]).then(([code]) => code),
+    release,
   }
 }
 

@@ -10,8 +10,8 @@ type Row = Record<string, any>
 const hasPg = await pgAvailable()
 
 /**
- * Two instances on one PostgreSQL, in one process but each with its own connections. The poll is set to a
- * minute, so a quick pick-up can only come from LISTEN/NOTIFY.
+ * Two instances on one PostgreSQL, in one process but each with its own connections. The poll is set to ten
+ * minutes, so any pick-up within a test's time can only come from LISTEN/NOTIFY (no duration is asserted).
  */
 describe.skipIf(!hasPg)('across instances (postgres)', () => {
   let model: FakeOpenAI
@@ -22,7 +22,7 @@ describe.skipIf(!hasPg)('across instances (postgres)', () => {
   beforeAll(async () => {
     model = startFakeOpenAI({ content: '다른 인스턴스의 답변' })
     db = await createTestDb('postgres', 'cross')
-    const toml = '[worker]\npoll_ms = 60000'
+    const toml = '[worker]\npoll_ms = 600000'
     // The front instance has no workers: everything it accepts must be picked up by the back instance.
     front = await startTestKbot({
       dialect: 'postgres',
@@ -62,9 +62,9 @@ describe.skipIf(!hasPg)('across instances (postgres)', () => {
         const r = await status('cross-1')
         return r?.status === 'completed' ? r : null
       },
-      { timeoutMs: 5000 },
+      { timeoutMs: 20_000, what: 'the back instance to complete the task (the poll is 10 minutes away)' },
     )
-    expect(new Date(row.started_at).getTime() - new Date(row.created_at).getTime()).toBeLessThan(1000)
+    expect(row.started_at).not.toBeNull()
   })
 
   test('the wake-up survives the listening connection being killed', async () => {
@@ -89,9 +89,9 @@ describe.skipIf(!hasPg)('across instances (postgres)', () => {
         const r = await status('cross-2')
         return r?.status === 'completed' ? r : null
       },
-      { timeoutMs: 5000 },
+      { timeoutMs: 20_000, what: 'the back instance to complete the task (the poll is 10 minutes away)' },
     )
-    expect(new Date(row.started_at).getTime() - new Date(row.created_at).getTime()).toBeLessThan(1000)
+    expect(row.started_at).not.toBeNull()
   })
 
   test('a prompt change announced by one instance reaches the cache of the other', async () => {

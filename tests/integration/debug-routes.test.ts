@@ -1,10 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { loadConfig } from '../../src/config.ts'
 import { silentLogger } from '../../src/logger.ts'
 import { type RunningServer, startServer } from '../../src/server.ts'
+import { tempDir } from '../helpers/cleanup.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -23,7 +22,7 @@ describe('DEBUG routes (listening server, SQLite)', () => {
 
   beforeAll(async () => {
     model = startFakeOpenAI({ content: '디버그 답변입니다.' })
-    const dir = mkdtempSync(join(tmpdir(), 'kbot-debug-'))
+    const dir = tempDir('debug')
     const config = loadConfig({
       cwd: dir,
       env: {

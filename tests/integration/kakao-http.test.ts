@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { validateSkillResponse } from '../../src/kakao/response.ts'
 import type { Dialect } from '../../src/store/db.ts'
+import { registerDir } from '../helpers/cleanup.ts'
 import { testDialects } from '../helpers/db.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { fixture, fixtureNames, kakaoPayload } from '../helpers/kakao.ts'
@@ -107,7 +108,9 @@ for (const dialect of await testDialects()) {
     test('a turn that outruns its budget answers the apology and queues nothing', async () => {
       const { mkdtempSync, writeFileSync } = await import('node:fs')
       const { join } = await import('node:path')
+      // Inside the repository (the plugin imports src/ by path); registered, so a timeout removes it too.
       const dir = mkdtempSync(join(import.meta.dir, '..', '..', `plugins-local-slow-`))
+      const removeDir = registerDir(dir)
       const file = join(dir, 'stall.ts')
       writeFileSync(
         file,
@@ -135,7 +138,7 @@ for (const dialect of await testDialects()) {
         expect((await q(slow, 'select id from aiprocessingtask')).length).toBe(0)
         expect((await q(slow, 'select id from message')).length).toBe(0)
       } finally {
-        ;(await import('node:fs')).rmSync(dir, { recursive: true, force: true })
+        await removeDir()
       }
     })
 

@@ -1,19 +1,15 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { createLogSink } from '../../src/log-sink.ts'
 import { createLogger } from '../../src/logger.ts'
 import type { Dialect } from '../../src/store/db.ts'
-import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { testDialects, useTestDb } from '../helpers/db.ts'
 
 type Row = Record<string, any>
 
 /** Warn and error lines land in logmessage (redacted, batched); info and below do not. */
 for (const dialect of await testDialects()) {
   describe(`logmessage sink (${dialect})`, () => {
-    let db: TestDb
-    beforeAll(async () => {
-      db = await createTestDb(dialect as Dialect, `logsink-${dialect}`)
-    })
-    afterAll(() => db.drop())
+    const db = useTestDb(dialect as Dialect, `logsink-${dialect}`)
 
     test('warn/error are stored with source and context; secrets redacted; info is not stored', async () => {
       const sink = createLogSink({ intervalMs: 60_000 })
@@ -43,21 +39,45 @@ for (const dialect of await testDialects()) {
       expect(lines.length).toBe(3)
     })
 
-    test('a database that cannot take the lines does not block or loop; the buffer is bounded', async () => {
+    test('lines written before the database is there are bounded: only the newest maxBuffered are kept', async () => {
       const sink = createLogSink({ intervalMs: 60_000, maxBuffered: 5 })
       const log = createLogger({ level: 'info', sink, destination: { write: () => {} } })
       for (let i = 0; i < 20; i++) log.warn({ i }, 'buffered before the database is there')
-      const broken = { dialect: 'sqlite', query: async () => Promise.reject(new Error('down')) } as never
+      sink.attach(db.store.db)
+      await sink.detach()
+      const rows = await db.store.db.query<Row>(
+        `select context from logmessage where message = 'buffered before the database is there'`,
+      )
+      const kept = rows
+        .map((r) => (typeof r.context === 'string' ? JSON.parse(r.context) : r.context).i as number)
+        .sort((a, b) => a - b)
+      expect(kept).toEqual([15, 16, 17, 18, 19])
+    })
+
+    test('a database that cannot take the lines does not block or loop; lines after recovery are stored', async () => {
+      const sink = createLogSink({ intervalMs: 60_000, maxBuffered: 5 })
+      const log = createLogger({ level: 'info', sink, destination: { write: () => {} } })
+      for (let i = 0; i < 20; i++) log.warn({ i }, 'lost while the database is down')
+      let calls = 0
+      const broken = {
+        dialect: 'sqlite',
+        query: async () => {
+          calls++
+          throw new Error('down')
+        },
+      } as never
       sink.attach(broken)
       await sink.flush()
       await sink.detach()
+      // One failed batch, then the lines are dropped: no retry loop against a database that is down.
+      expect(calls).toBe(1)
       sink.attach(db.store.db)
       log.warn('after recovery')
       await sink.detach()
       const rows = await db.store.db.query<Row>(
-        `select message from logmessage where message = 'after recovery'`,
+        `select message from logmessage where message in ('after recovery', 'lost while the database is down')`,
       )
-      expect(rows.length).toBe(1)
+      expect(rows.map((r) => r.message)).toEqual(['after recovery'])
     })
   })
 }

@@ -1,9 +1,9 @@
 import { afterAll, describe, expect, test } from 'bun:test'
-import { cpSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Dialect } from '../../src/store/db.ts'
 import { MIGRATIONS_DIR, migrate, migrationStatus, readMigrations } from '../../src/store/migrate.ts'
+import { registerProcess, tempDir } from '../helpers/cleanup.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
 
 const ROOT = join(import.meta.dir, '..', '..')
@@ -71,15 +71,10 @@ for (const dialect of await testDialects()) {
       expect((await migrationStatus(t.store.db)).map((s) => s.state)).toEqual(ids.map(() => 'applied'))
     })
 
-    test('both dialects have the same columns', async () => {
-      const t = opened.find((o) => o.dialect === dialect)!
-      for (const table of TABLES) expect((await columns(t, table)).length).toBeGreaterThan(2)
-    })
-
     test('an applied migration edited afterwards is reported as drift and refused', async () => {
       const t = await createTestDb(dialect as Dialect, `drift-${dialect}`, { migrate: false })
       opened.push(t)
-      const dir = mkdtempSync(join(tmpdir(), 'kbot-mig-'))
+      const dir = tempDir('mig')
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
       await migrate(t.store.db, dir)
       const file = join(dir, dialect, '0001_init.sql')
@@ -89,7 +84,7 @@ for (const dialect of await testDialects()) {
     })
 
     test('a gap in the numbering is refused before anything runs', async () => {
-      const dir = mkdtempSync(join(tmpdir(), 'kbot-gap-'))
+      const dir = tempDir('gap')
       cpSync(MIGRATIONS_DIR, dir, { recursive: true })
       // One number past the next free one, whatever the current last migration is.
       const gap = String(readMigrations(dialect as Dialect).length + 2).padStart(4, '0')
@@ -99,20 +94,38 @@ for (const dialect of await testDialects()) {
   })
 }
 
-describe('kbot migrate as processes', async () => {
-  const dialects = await testDialects()
+const dialects = await testDialects()
+
+// PostgreSQL unreachable: pgAvailable() has warned loudly (and failed the run under CI=true).
+test.skipIf(dialects.length < 2)('both dialects have the same tables and the same columns', async () => {
+  const [lite, pg] = await Promise.all(
+    (['sqlite', 'postgres'] as const).map((d) => createTestDb(d, `cols-${d}`)),
+  )
+  opened.push(lite!, pg!)
+  expect((await tables(lite!)).sort()).toEqual((await tables(pg!)).sort())
+  for (const table of TABLES) {
+    const [a, b] = [await columns(lite!, table), await columns(pg!, table)]
+    expect(a.length).toBeGreaterThan(2)
+    expect({ table, columns: a }).toEqual({ table, columns: b })
+  }
+})
+
+describe('kbot migrate as processes', () => {
   test.skipIf(!dialects.includes('postgres'))(
     'two kbot migrate processes started at the same moment apply the schema once',
     async () => {
       const t = await createTestDb('postgres', 'mig-race', { migrate: false })
       opened.push(t)
-      const run = () =>
-        Bun.spawn(['bun', 'cli/index.ts', 'migrate', '--json'], {
+      const run = () => {
+        const proc = Bun.spawn(['bun', 'cli/index.ts', 'migrate', '--json'], {
           cwd: ROOT,
           env: { ...process.env, DATABASE_URL: t.url },
           stdout: 'pipe',
           stderr: 'pipe',
         })
+        registerProcess(proc, 'kbot migrate')
+        return proc
+      }
       const procs = [run(), run()]
       const codes = await Promise.all(procs.map((p) => p.exited))
       const outputs = await Promise.all(procs.map((p) => new Response(p.stdout).json()))

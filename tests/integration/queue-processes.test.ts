@@ -1,9 +1,9 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { createTestDb, pgAvailable, type TestDb } from '../helpers/db.ts'
-import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
-import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
+import { describe, expect, test } from 'bun:test'
+import { useCleanup } from '../helpers/cleanup.ts'
+import { createTestDb, pgAvailable } from '../helpers/db.ts'
+import { useFakes } from '../helpers/fakes.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
-import { createPgCluster, pgClusterAvailable } from '../helpers/pg-cluster.ts'
+import { createPgCluster, requirePgCluster } from '../helpers/pg-cluster.ts'
 import { pool, postJson, type ServeProcess, startServe } from '../helpers/proc.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -37,26 +37,11 @@ burst = 10000
  * one callback per request, also when a process is killed, stalls past its lease, or the database restarts.
  */
 describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
-  let model: FakeOpenAI
-  let kakao: FakeKakao
-  const procs: ServeProcess[] = []
-  const dbs: TestDb[] = []
-
-  beforeAll(() => {
-    model = startFakeOpenAI()
-    kakao = startFakeKakao()
-  })
-  afterAll(async () => {
-    for (const p of procs) p.kill('SIGKILL')
-    await Promise.all(procs.map((p) => p.exited))
-    await Promise.all(dbs.map((d) => d.drop()))
-    model.close()
-    kakao.close()
-  })
+  useCleanup()
+  const fakes = useFakes()
 
   async function fleet(label: string, n: number, env: Record<string, string> = {}, toml = TOML) {
     const db = await createTestDb('postgres', label)
-    dbs.push(db)
     const started = await Promise.all(
       Array.from({ length: n }, (_, i) =>
         startServe({
@@ -64,9 +49,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
           toml,
           env: {
             DATABASE_URL: db.url,
-            OPENAI_API_KEY: 'sk-test',
-            OPENAI_BASE_URL: model.url,
-            CALLBACK_ALLOWED_HOSTS: kakao.origin,
+            ...fakes.env,
             WORKER_CONCURRENCY: '3',
             WORKER_POLL_MS: '500',
             ...env,
@@ -74,7 +57,6 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
         }),
       ),
     )
-    procs.push(...started)
     return { db, procs: started, q: (sql: string, p: unknown[] = []) => db.store.db.query<Row>(sql, p) }
   }
 
@@ -86,14 +68,14 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     )
 
   test('3 processes, 1,000 requests: each task completed once, one callback each, none lost', async () => {
-    model.setDefault({ delayMs: 20 })
+    fakes.model.setDefault({ delayMs: 20 })
     const { procs: three, q } = await fleet('q1000', 3)
-    const before = model.requests.length
-    const urls = Array.from({ length: 1000 }, () => kakao.callbackUrl())
+    const before = fakes.model.requests.length
+    const urls = Array.from({ length: 1000 }, () => fakes.kakao.callbackUrl())
     const t0 = Date.now()
     const replies = await pool(urls, 60, (url, i) => ask(three[i % 3]!, i, url, 'q1000'))
     expect(replies.filter((r) => r.status === 200 && r.json?.useCallback === true).length).toBe(1000)
-    await waitFor(() => urls.every((u) => kakao.arrivalsFor(u).length > 0), {
+    await waitFor(() => urls.every((u) => fakes.kakao.arrivalsFor(u).length > 0), {
       timeoutMs: 60_000,
       what: '1,000 callbacks',
     })
@@ -105,10 +87,10 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
               max(attempts) as max_attempts
          from aiprocessingtask`,
     )
-    const perUrl = urls.map((u) => kakao.arrivalsFor(u))
+    const perUrl = urls.map((u) => fakes.kakao.arrivalsFor(u))
     const duplicates = perUrl.filter((a) => a.length > 1).length
     const failures = perUrl.flat().filter((a) => a.status !== 'SUCCESS').length
-    const modelCalls = model.requests.length - before
+    const modelCalls = fakes.model.requests.length - before
     report('1,000 requests over 3 processes', {
       sent: 1000,
       tasks: counts!.total,
@@ -126,12 +108,12 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
   }, 120_000)
 
   test('kill -9 of a process mid-model-call: another instance completes its tasks after the lease', async () => {
-    model.setDefault({ delayMs: 2500 })
+    fakes.model.setDefault({ delayMs: 2500 })
     const {
       procs: [a, b],
       q,
     } = await fleet('qkill', 2)
-    const urls = Array.from({ length: 3 }, () => kakao.callbackUrl())
+    const urls = Array.from({ length: 3 }, () => fakes.kakao.callbackUrl())
     await Promise.all(urls.map((url, i) => ask(a!, i, url, 'qkill')))
     const owned = `%:${a!.pid}:%`
     await waitFor(async () => {
@@ -141,7 +123,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       )
       return rows.length === 3
     })
-    await waitFor(() => model.inFlight() >= 3, { what: 'the model calls to be under way' })
+    await waitFor(() => fakes.model.inFlight() >= 3, { what: 'the model calls to be under way' })
     const killedAt = Date.now()
     a!.kill('SIGKILL')
     await a!.exited
@@ -153,7 +135,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       { timeoutMs: 20_000, what: 'the killed process’s tasks to be completed elsewhere' },
     )
     const recoveredMs = Math.max(...done.map((r) => new Date(r.completed_at).getTime())) - killedAt
-    const perUrl = urls.map((u) => kakao.arrivalsFor(u))
+    const perUrl = urls.map((u) => fakes.kakao.arrivalsFor(u))
     report('kill -9 mid-model-call', {
       tasks: 3,
       completed: done.length,
@@ -163,15 +145,15 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       recovered_ms: recoveredMs,
       lease_ms: 2000,
     })
-    expect(done.every((r) => r.attempts === 2)).toBe(true)
+    // Order, not duration: each task was finished after the kill, on its second attempt (the reclaim).
+    expect(done.every((r) => r.attempts === 2 && new Date(r.completed_at).getTime() >= killedAt)).toBe(true)
     expect(perUrl.every((x) => x.length === 1 && x[0]!.status === 'SUCCESS')).toBe(true)
-    expect(recoveredMs).toBeLessThan(2000 + 500 + 2500 + 3000)
     expect(b!.proc.exitCode).toBeNull()
   }, 60_000)
 
   test('a worker paused past its lease cannot complete or deliver the task it lost', async () => {
     let n = 0
-    model.setDefault(() => {
+    fakes.model.setDefault(() => {
       n++
       return n === 1
         ? { delayMs: 1200, content: '먼저 시작한 작업자의 답변' }
@@ -181,7 +163,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       procs: [a, b],
       q,
     } = await fleet('qstop', 2)
-    const url = kakao.callbackUrl()
+    const url = fakes.kakao.callbackUrl()
     await ask(a!, 0, url, 'qstop')
     await waitFor(async () => {
       const rows = await q(
@@ -190,7 +172,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       )
       return rows.length === 1
     })
-    await waitFor(() => model.inFlight() === 1)
+    await waitFor(() => fakes.model.inFlight() === 1)
     a!.kill('SIGSTOP')
     const task = await waitFor(
       async () => {
@@ -200,7 +182,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       { timeoutMs: 15_000, what: 'the other instance to take over' },
     )
     // A's answer has reached its socket by now; let it wake up and try.
-    await waitFor(() => model.inFlight() === 0)
+    await waitFor(() => fakes.model.inFlight() === 0)
     a!.kill('SIGCONT')
     await waitFor(() => a!.logs.some((l) => String(l.msg).startsWith('lease lost')), {
       what: 'the stalled worker to notice',
@@ -210,7 +192,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     const assistant = await q(`select id from message where conv_id = $1 and role = 'assistant'`, [
       task.conv_id,
     ])
-    const arrivals = kakao.arrivalsFor(url)
+    const arrivals = fakes.kakao.arrivalsFor(url)
     report('SIGSTOP past the lease', {
       callbacks: arrivals.length,
       delivered_answer: JSON.stringify((arrivals[0]?.body as any)?.template?.outputs?.[0]?.simpleText?.text),
@@ -223,11 +205,11 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     expect(logs.length).toBe(1)
     expect(assistant.length).toBe(1)
     expect(b!.proc.exitCode).toBeNull()
-    model.setDefault({})
+    fakes.model.setDefault({})
   }, 60_000)
 
   test('2× overload with 3 workers and a slow model: every request gets exactly one callback before expiry', async () => {
-    model.setDefault({ delayMs: 2000, content: '느린 모델의 답변' })
+    fakes.model.setDefault({ delayMs: 2000, content: '느린 모델의 답변' })
     const ttl = 8000
     const {
       procs: [one],
@@ -241,17 +223,17 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     // Capacity: 3 workers / 2 s = 1.5 tasks/s. Offered: 3 requests/s for 8 s.
     const sent: { url: string; at: number }[] = []
     for (let i = 0; i < 24; i++) {
-      const url = kakao.callbackUrl(ttl)
+      const url = fakes.kakao.callbackUrl(ttl)
       sent.push({ url, at: Date.now() })
       void ask(one!, i, url, 'qload')
       await Bun.sleep(333)
     }
-    await waitFor(() => sent.every((s) => kakao.arrivalsFor(s.url).length > 0), {
+    await waitFor(() => sent.every((s) => fakes.kakao.arrivalsFor(s.url).length > 0), {
       timeoutMs: 30_000,
       what: 'a callback for every request',
     })
     const outcomes = sent.map((s) => {
-      const arrivals = kakao.arrivalsFor(s.url)
+      const arrivals = fakes.kakao.arrivalsFor(s.url)
       const text = (arrivals[0]?.body as any)?.template?.outputs?.[0]?.simpleText?.text as string
       const quick = (arrivals[0]?.body as any)?.template?.quickReplies?.[0]?.label
       return {
@@ -283,13 +265,18 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
     expect(outcomes.every((o) => o.n === 1 && o.inTime && o.ok)).toBe(true)
     expect(outcomes.some((o) => o.answer)).toBe(true)
     expect(outcomes.every((o) => o.answer || o.busy || o.slow)).toBe(true)
-    model.setDefault({})
+    // The late answers finished after their apology went out: they must not have used a callback again.
+    // SIGTERM waits for deliveries in flight, so after the exit nothing more can arrive.
+    one!.kill('SIGTERM')
+    expect(await one!.exited).toBe(0)
+    expect(sent.map((s) => fakes.kakao.arrivalsFor(s.url).length)).toEqual(sent.map(() => 1))
+    fakes.model.setDefault({})
   }, 90_000)
 
-  test.skipIf(!pgClusterAvailable())(
+  test.skipIf(!requirePgCluster())(
     'PostgreSQL restarted under traffic: 503 and apology bubbles while down, then everything resumes by itself',
     async () => {
-      model.setDefault({ delayMs: 300, content: '재시작 후에도 답변' })
+      fakes.model.setDefault({ delayMs: 300, content: '재시작 후에도 답변' })
       const cluster = createPgCluster()
       try {
         const proc = await startServe({
@@ -297,13 +284,10 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
           toml: TOML,
           env: {
             DATABASE_URL: cluster.url,
-            OPENAI_API_KEY: 'sk-test',
-            OPENAI_BASE_URL: model.url,
-            CALLBACK_ALLOWED_HOSTS: kakao.origin,
+            ...fakes.env,
             WORKER_POLL_MS: '500',
           },
         })
-        procs.push(proc)
         const acked: string[] = []
         const ackTimes: number[] = []
         let apologies = 0
@@ -312,7 +296,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
         let i = 0
         const traffic = (async () => {
           while (running) {
-            const url = kakao.callbackUrl()
+            const url = fakes.kakao.callbackUrl()
             const r = await ask(proc, i++, url, 'qrestart')
             if (r.json?.useCallback === true) {
               acked.push(url)
@@ -350,11 +334,11 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
         await waitFor(() => acked.length >= ackedBefore + 3, { what: 'more requests acknowledged' })
         running = false
         await traffic
-        await waitFor(() => acked.every((u) => kakao.arrivalsFor(u).length > 0), {
+        await waitFor(() => acked.every((u) => fakes.kakao.arrivalsFor(u).length > 0), {
           timeoutMs: 30_000,
           what: 'every acked request to get its callback',
         })
-        const perUrl = acked.map((u) => kakao.arrivalsFor(u))
+        const perUrl = acked.map((u) => fakes.kakao.arrivalsFor(u))
         report('PostgreSQL restart under traffic', {
           sent: i,
           acked: acked.length,
@@ -372,7 +356,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
         expect(perUrl.every((a) => a.length === 1 && a[0]!.status === 'SUCCESS')).toBe(true)
       } finally {
         cluster.destroy()
-        model.setDefault({})
+        fakes.model.setDefault({})
       }
     },
     90_000,

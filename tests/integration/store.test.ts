@@ -1,14 +1,22 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { describe, expect, test } from 'bun:test'
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
 import { newId } from '../../src/store/rows.ts'
-import { claimTasks, completeTask, releaseTasks, renewLease } from '../../src/store/task-claims.ts'
+import {
+  claimTasks,
+  completeTask,
+  failTask,
+  releaseTasks,
+  renewLease,
+  rescheduleTask,
+} from '../../src/store/task-claims.ts'
 import { claimCallback, dueCallbacks } from '../../src/store/task-delivery.ts'
-import { insertTask, type TaskInput } from '../../src/store/tasks.ts'
+import { findDuplicate, getTask, insertTask, type TaskInput } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
-import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
+import { testDialects, useTestDb } from '../helpers/db.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 const INPUT: TaskInput = {
   messages: [{ role: 'user', content: '안녕' }],
@@ -21,11 +29,7 @@ const INPUT: TaskInput = {
 /** The same contract, run against every adapter available here. */
 for (const dialect of await testDialects()) {
   describe(`store contract (${dialect})`, () => {
-    let t: TestDb
-    beforeAll(async () => {
-      t = await createTestDb(dialect as Dialect, `store-${dialect}`)
-    })
-    afterAll(() => t.drop())
+    const t = useTestDb(dialect as Dialect, `store-${dialect}`)
 
     test('placeholders, JSON, dates and booleans round-trip the same way', async () => {
       const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: 'u-json' })
@@ -97,12 +101,15 @@ for (const dialect of await testDialects()) {
       const gate = new Promise<void>((r) => {
         release = r
       })
+      let inside = false
       const tx = t.store.db.tx(async (txDb) => {
         await txDb.query('update appuser set name = $1 where id = $2', ['안쪽', user.id])
+        inside = true
         await gate
         throw new Error('rolled back')
       })
-      await Bun.sleep(5)
+      // The transaction has written and is still open: only now send the outside query.
+      await waitFor(() => inside, { what: 'the transaction to have written' })
       const outside = t.store.db.query('update appuser set plusfriend_user_key = $1 where id = $2', [
         'pf',
         user.id,
@@ -217,10 +224,38 @@ for (const dialect of await testDialects()) {
 
       test('a repeated request id inserts nothing', async () => {
         const id = `chp-${newId()}`
-        expect(await newTask(id)).not.toBeNull()
+        const first = (await newTask(id))!
+        expect(first.requestId).toBe(id)
+        expect(first.messageId).not.toBeNull()
+        expect((await getTask(t.store.db, first.id))!).toMatchObject({
+          requestId: id,
+          messageId: first.messageId,
+        })
         expect(await newTask(id)).toBeNull()
         const rows = await t.store.db.query('select id from aiprocessingtask where request_id = $1', [id])
         expect(rows.length).toBe(1)
+      })
+
+      test('findDuplicate: the earliest task matching the request id or the callbackUrl; nothing without a key', async () => {
+        const older = (await newTask(`chp-${newId()}`))!
+        await waitFor(() => Date.now() > older.createdAt.getTime(), { what: 'the clock to move on' })
+        const newer = (await newTask(`chp-${newId()}`))!
+        expect(older.createdAt.getTime()).toBeLessThan(newer.createdAt.getTime())
+        // Newer by request id, older by callbackUrl: the older one is the original delivery.
+        const found = await findDuplicate(t.store.db, {
+          requestId: newer.requestId,
+          callbackUrl: older.callbackUrl,
+        })
+        expect(found?.id).toBe(older.id)
+        const swapped = await findDuplicate(t.store.db, {
+          requestId: older.requestId,
+          callbackUrl: newer.callbackUrl,
+        })
+        expect(swapped?.id).toBe(older.id)
+        expect((await findDuplicate(t.store.db, { requestId: newer.requestId, callbackUrl: null }))?.id).toBe(
+          newer.id,
+        )
+        expect(await findDuplicate(t.store.db, { requestId: null, callbackUrl: null })).toBeNull()
       })
 
       test('concurrent claimers never take the same task', async () => {
@@ -283,6 +318,41 @@ for (const dialect of await testDialects()) {
           tokensUsed: 3,
         })
         expect(done).toMatchObject({ status: 'completed', aiResponse: 'ok', tokensUsed: 3, leaseOwner: null })
+      })
+
+      test('a stale owner can neither fail nor reschedule the task it lost; the new owner still can', async () => {
+        await t.store.db.query(`update aiprocessingtask set status = 'completed' where status <> 'completed'`)
+        const task = (await newTask())!
+        await claimTasks(t.store.db, { owner: 'A', limit: 1, leaseMs: 1000 })
+        const later = new Date(Date.now() + 2000)
+        const [b] = await claimTasks(t.store.db, { owner: 'B', limit: 1, leaseMs: 10_000, now: later })
+        expect(b!.id).toBe(task.id)
+        const held = (await getTask(t.store.db, task.id))!
+        expect(held).toMatchObject({ status: 'processing', leaseOwner: 'B', attempts: 2, error: null })
+
+        const retryAt = new Date(Date.now() + 60_000)
+        expect(await rescheduleTask(t.store.db, task.id, 'A', retryAt, 'stale retry')).toBe(false)
+        expect(await failTask(t.store.db, task.id, 'A', 'stale failure')).toBeNull()
+        // The row is exactly as B left it: same status, owner, lease, run_after and no error.
+        expect(await getTask(t.store.db, task.id)).toEqual(held)
+
+        expect(await rescheduleTask(t.store.db, task.id, 'B', retryAt, 'retry', later)).toBe(true)
+        expect(await getTask(t.store.db, task.id)).toMatchObject({
+          status: 'pending',
+          leaseOwner: null,
+          runAfter: retryAt,
+          error: 'retry',
+        })
+        // A pending task has no owner: neither the old nor the new one can fail it.
+        expect(await failTask(t.store.db, task.id, 'B', 'not held')).toBeNull()
+        const [c] = await claimTasks(t.store.db, { owner: 'C', limit: 1, leaseMs: 10_000, now: retryAt })
+        expect(c!.id).toBe(task.id)
+        expect(await failTask(t.store.db, task.id, 'B', 'stale failure')).toBeNull()
+        expect(await failTask(t.store.db, task.id, 'C', 'gave up')).toMatchObject({
+          status: 'failed',
+          error: 'gave up',
+          leaseOwner: null,
+        })
       })
 
       test('a callback in its last half second is not used any more', async () => {

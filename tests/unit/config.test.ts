@@ -1,11 +1,11 @@
 import { describe, expect, test } from 'bun:test'
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { loadConfig, normaliseDatabaseUrl } from '../../src/config.ts'
 import { AppError } from '../../src/errors.ts'
+import { tempDir } from '../helpers/cleanup.ts'
 
-const dir = mkdtempSync(join(tmpdir(), 'kbot-config-'))
+const dir = tempDir('config')
 const file = (name: string, text: string) => {
   const path = join(dir, name)
   writeFileSync(path, text)

@@ -1,6 +1,5 @@
-import { afterAll, describe, expect, test } from 'bun:test'
-import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, expect, test } from 'bun:test'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import pino from 'pino'
 import { type Config, loadConfig } from '../../src/config.ts'
@@ -10,6 +9,7 @@ import { BUILTIN_PLUGINS } from '../../src/pipeline/builtins.ts'
 import { compose } from '../../src/pipeline/compose.ts'
 import type { Handler, PluginDeps, Turn } from '../../src/pipeline/types.ts'
 import { DEFAULT_MESSAGES } from '../../src/texts.ts'
+import { tempDir } from '../helpers/cleanup.ts'
 
 const turnStub = () => ({ vars: {} as Record<string, string>, reply: null }) as unknown as Turn
 
@@ -119,8 +119,7 @@ describe('compose', () => {
 })
 
 describe('buildPipeline', () => {
-  const root = mkdtempSync(join(tmpdir(), 'kbot-pipeline-'))
-  afterAll(() => rmSync(root, { recursive: true, force: true }))
+  const root = tempDir('pipeline')
 
   const TYPES = resolve(import.meta.dir, '..', '..', 'src', 'pipeline', 'types.ts')
   const VALIBOT = Bun.resolveSync('valibot', import.meta.dir)
