@@ -96,9 +96,9 @@ export interface TaskContext {
 export interface TaskHandler<I = unknown> {
   /** Stored in aiprocessingtask.kind; snake_case. */
   kind: string
-  /** Attempts for tasks enqueued through `enqueueKind` (default 3). */
+  /** Attempts for tasks enqueued through `queue.enqueue` (default 3). */
   maxAttempts?: number
-  /** EDF deadline for tasks enqueued through `enqueueKind`, from now (default one hour): never starves callbacks. */
+  /** EDF deadline for tasks enqueued through `queue.enqueue`, from now (default one hour): never starves callbacks. */
   deadlineMs?: number
   run(task: Task<I>, ctx: TaskContext): Promise<void>
   classify?(err: unknown): FailureInfo
