@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { type QueuedAlert, sendSafetyAlert } from '../../src/safety/alert.ts'
 import { buildSafetyAlert, postSafetyWebhook, SafetyWebhookError } from '../../src/safety/webhook.ts'
 import { parseHostRules } from '../../src/util/host-rules.ts'
 import { testDialects } from '../helpers/db.ts'
 import { type FakeOpenAI, startFakeOpenAI } from '../helpers/fake-openai.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
 import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
+import { waitFor } from '../helpers/wait.ts'
 
 /** An operator's receiver on loopback: answers each request with the next scripted status (then 200). */
 function startReceiver() {
@@ -26,17 +26,6 @@ function startReceiver() {
     statuses,
     got,
     close: () => server.stop(true),
-  }
-}
-
-/** What the queue runner does with this task kind: retry while the error says another attempt can help. */
-async function runLikeQueue(work: () => Promise<unknown>, maxAttempts = 3) {
-  for (let attempt = 1; ; attempt++) {
-    try {
-      return await work()
-    } catch (err) {
-      if (!(err instanceof SafetyWebhookError) || !err.retryable || attempt >= maxAttempts) throw err
-    }
   }
 }
 
@@ -115,9 +104,11 @@ for (const dialect of await testDialects()) {
       r.close()
     })
 
-    test('the receiver fails once, the retry delivers; one alert id, no Kakao key in the body', async () => {
+    test('through the queue: the receiver fails once, the retry delivers; one alert id, no Kakao key in the body', async () => {
       const kakaoKey = `kakao-key-${dialect}-secret`
       await k.post('/skill', kakaoPayload({ utterance: '제 이름은 민수예요', userId: kakaoKey }))
+      // The first POST the queue makes is refused with 502; the retry (its backoff) gets 200.
+      r.statuses.push(502)
       const res = await k.post(
         '/skill',
         kakaoPayload({ utterance: '약을 모아 두고 있어요', userId: kakaoKey }),
@@ -129,32 +120,25 @@ for (const dialect of await testDialects()) {
         [kakaoKey],
       )
       const d = typeof event!.detail === 'string' ? JSON.parse(event!.detail) : (event!.detail as any)
-      // The task input the queue will carry (what queueSafetyAlert returns).
-      const alert: QueuedAlert = {
-        alertId: d.alert_id,
-        source: d.source,
-        kinds: d.kinds,
-        evidence: d.matched,
-        conversationId: d.conversation_id,
-        userId: String(event!.user_id),
-        userName: String(event!.name),
-        at: new Date().toISOString(),
-      }
-      r.statuses.push(502)
-      expect(await runLikeQueue(() => sendSafetyAlert({ db: k.db.store.db, config: k.config }, alert))).toBe(
-        'sent',
-      )
+      const task = await waitFor(async () => {
+        const [t] = await k.db.store.db.query<Record<string, any>>(
+          "select * from aiprocessingtask where kind = 'safety_webhook' and dedupe_key = $1",
+          [`safety:${d.alert_id}`],
+        )
+        return t?.status === 'completed' ? t : null
+      })
+      expect(Number(task.attempts)).toBe(2)
       expect(r.got.map((g) => g.status)).toEqual([502, 200])
-      expect(new Set(r.got.map((g) => g.key))).toEqual(new Set([alert.alertId]))
+      expect(new Set(r.got.map((g) => g.key))).toEqual(new Set([d.alert_id]))
       const body = r.got[1]!.body
       expect(body).toMatchObject({
         type: 'crisis_flagged',
-        alert_id: alert.alertId,
+        alert_id: d.alert_id,
         source: 'lexicon',
         kinds: ['suicide'],
         evidence: [{ kind: 'suicide', rule: 'pills', text: '약을모아' }],
-        conversation_id: alert.conversationId,
-        user_id: alert.userId,
+        conversation_id: d.conversation_id,
+        user_id: String(event!.user_id),
         user_name: '민수',
       })
       expect(body.last_turns.slice(-2).map((t: any) => t.content)).toEqual([
@@ -162,6 +146,9 @@ for (const dialect of await testDialects()) {
         replyText,
       ])
       expect(JSON.stringify(body)).not.toContain(kakaoKey)
+      // Sent once: nothing more arrives after the task completed (its lease and backoff windows have passed).
+      await k.kbot.pool.stop(1000)
+      expect(r.got).toHaveLength(2)
     })
   })
 }
