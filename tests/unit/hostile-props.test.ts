@@ -5,6 +5,8 @@ import { LIMITS as PAYLOAD_LIMITS, parseSkillPayload } from '../../src/kakao/pay
 import { LIMITS, validateSkillResponse } from '../../src/kakao/response.ts'
 import { shapeAnswer } from '../../src/kakao/shape.ts'
 import { explainName, parseNameIntent } from '../../src/names/extract.ts'
+import { classify } from '../../src/safety/classify.ts'
+import { CRISIS_KINDS, loadLexicon } from '../../src/safety/lexicon.ts'
 import { DEFAULT_MESSAGES } from '../../src/texts.ts'
 
 /**
@@ -147,6 +149,21 @@ describe('property: the name extractor', () => {
   })
 })
 
+describe('property: the safety check', () => {
+  const lexicon = loadLexicon()
+  test('never throws; its kinds are known ones and its evidence is text from the message', () => {
+    fc.assert(
+      fc.property(hostileText, (text) => {
+        const found = classify(lexicon, text)
+        for (const kind of found.kinds) expect(CRISIS_KINDS).toContain(kind)
+        expect(typeof found.reason).toBe('string')
+        for (const m of found.matched) expect(CRISIS_KINDS).toContain(m.kind)
+      }),
+      { numRuns: 300 },
+    )
+  })
+})
+
 describe('property: the answer shaper', () => {
   test('always a valid SkillResponse within Kakao limits, with well-formed bubbles', () => {
     fc.assert(
@@ -243,6 +260,16 @@ describe('property: work stays linear in the input (1 k vs 64 k characters)', ()
         expect(ratio(build(f), (s) => shapeAnswer(s, { plain }))).toBeLessThan(1024)
       }),
       { numRuns: 25, examples: KNOWN_BAD, endOnFailure: true },
+    )
+  }, 120_000)
+
+  test('the safety check', () => {
+    const lexicon = loadLexicon()
+    fc.assert(
+      fc.property(family, (f) => {
+        expect(ratio(build(f), (s) => classify(lexicon, s))).toBeLessThan(1024)
+      }),
+      { numRuns: 15, endOnFailure: true },
     )
   }, 120_000)
 
