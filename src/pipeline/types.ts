@@ -8,6 +8,7 @@ import type { TaskQueue } from '../queue/types.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
+import type { Bucket } from '../store/ratelimit.ts'
 import type { ChatMessage } from '../store/tasks.ts'
 import type { AppUser } from '../store/users.ts'
 import type { Messages } from '../texts.ts'
@@ -52,6 +53,14 @@ export interface Turn {
   /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */
   vars: Record<string, string>
   reply: SkillResponse | null
+  /**
+   * Set by rate-limit: ai-dispatch takes one token from this bucket in its enqueue statement (no write of its
+   * own per turn) and sets `rateLimited` when the bucket was empty and nothing was queued.
+   */
+  rateLimit?: Bucket
+  rateLimited?: boolean
+  /** Set by ai-dispatch once its statement touched the conversation (the turn touches it otherwise). */
+  conversationTouched?: boolean
   /** The request's logger; while a plugin runs it also carries `plugin` (set by the pipeline, not by plugins). */
   log: Logger
 }
