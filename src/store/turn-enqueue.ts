@@ -1,3 +1,4 @@
+import { touchConversationAt } from './conversations.ts'
 import type { Db } from './db.ts'
 import { insertMessage } from './messages.ts'
 import { type Bucket, takeToken, takeTokenParams, takeTokenSql } from './ratelimit.ts'
@@ -101,11 +102,7 @@ async function enqueueSqlite(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
       const task = await insertTask(tx, t)
       // A duplicate: roll the message back too (and the token: a repeated delivery costs the user nothing).
       if (!task) throw new Duplicate()
-      await tx.query(
-        `update conversation set last_activity_at = case when last_activity_at < $2 then $2 else last_activity_at end
-          where id = $1`,
-        [t.convId, t.now],
-      )
+      await touchConversationAt(tx, t.convId, t.now)
       return { task, limited: false }
     })
     .catch((err) => {
