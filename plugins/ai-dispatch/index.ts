@@ -3,7 +3,7 @@ import { replyForTask } from '../../src/kakao/inline.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import type { Bucket } from '../../src/store/ratelimit.ts'
 import { newId } from '../../src/store/rows.ts'
-import { findDuplicate, type TaskInput } from '../../src/store/tasks.ts'
+import { type DeferredInput, findDuplicate } from '../../src/store/tasks.ts'
 import { enqueueTurnTask } from '../../src/store/turn-enqueue.ts'
 
 /**
@@ -18,20 +18,13 @@ export default definePlugin({
   setup(deps) {
     const { config } = deps
     return async (turn) => {
-      const prompt = turn.prompt!
-      const input: TaskInput = {
-        messages: [
-          { role: 'system', content: prompt.system },
-          ...turn.history,
-          { role: 'user', content: turn.utterance },
-        ],
-        model: prompt.model,
-        temperature: prompt.temperature,
-        maxTokens: prompt.maxTokens,
-        prompt:
-          prompt.version.version > 0
-            ? { id: prompt.version.id, name: prompt.version.name, version: prompt.version.version }
-            : null,
+      // Only what the ack knows: the worker composes the prompt, summary and history when it claims the task.
+      const input: DeferredInput = {
+        v: 2,
+        utterance: turn.utterance,
+        promptName: turn.promptName ?? 'default',
+        vars: turn.vars,
+        receivedAt: turn.receivedAt.toISOString(),
       }
       const received = turn.receivedAt.getTime()
       const expiresAt = turn.callbackUrl ? new Date(received + config.kakao.callback_ttl_ms) : null

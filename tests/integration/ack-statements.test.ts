@@ -12,7 +12,7 @@ import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
  * round trip to the ack fails here. Workers are off (concurrency 0) so that only the request's statements count.
  * Before issue 13: 11 on PostgreSQL, 10 on SQLite.
  */
-const LIMIT: Record<Dialect, number> = { postgres: 4, sqlite: 9 }
+const LIMIT: Record<Dialect, number> = { postgres: 2, sqlite: 7 }
 
 for (const dialect of await testDialects()) {
   describe(`ack statements (${dialect})`, () => {
