@@ -93,6 +93,15 @@ for (const dialect of await testDialects()) {
         [user],
       )
       expect(Number(tasks[0]!.n)).toBe(2)
+      // What the ack stored: the turn only; the prompt, summary and history wait for the worker.
+      const [stored] = await k.db.store.db.query<{ input: unknown }>(
+        `select t.input from aiprocessingtask t join appuser u on u.id = t.user_id
+          where u.kakao_user_id = $1 order by t.created_at desc limit 1`,
+        [user],
+      )
+      const input = typeof stored!.input === 'string' ? JSON.parse(stored!.input) : stored!.input
+      expect(input).toMatchObject({ v: 2, utterance: '오늘 날씨 어때요?', promptName: 'default' })
+      expect(input.messages).toBeUndefined()
       expect(counter.n).toBeLessThanOrEqual(LIMIT[dialect as Dialect])
     })
   })
