@@ -62,7 +62,7 @@ for (const dialect of await testDialects()) {
           'completed',
       )
       const sent = await send('두 번째')
-      expect(sent.messages[0].role).toBe('system')
+      expect(sent.messages[0]!.role).toBe('system')
       expect(sent.messages.slice(1).map((m: Row) => m.content)).toEqual([
         '첫 번째',
         '네, 답변이에요.',
