@@ -74,7 +74,15 @@ export async function createKbot(config: Config, options: KbotOptions) {
     leaseMs: config.worker.lease_ms,
     pollMs: config.worker.poll_ms,
     handlers: [
-      aiAnswerHandler({ db: store.db, config, ai, delivery, metrics }),
+      aiAnswerHandler({
+        db: store.db,
+        config,
+        ai,
+        delivery,
+        metrics,
+        // The worker-time part of the pipeline (built below, before any worker starts).
+        compose: (task) => pipeline.composeAnswer(task),
+      }),
       summaryHandler({ db: store.db, ai, config, metrics }),
       safetyWebhookHandler({ db: store.db, config }),
       jobTaskHandler({ jobs: JOBS, db: store.db, config, queue: () => pool }),

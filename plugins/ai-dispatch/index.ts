@@ -1,14 +1,14 @@
 import { AppError } from '../../src/errors.ts'
 import { replyForTask } from '../../src/kakao/inline.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
-import { insertMessage } from '../../src/store/messages.ts'
+import type { Bucket } from '../../src/store/ratelimit.ts'
 import { newId } from '../../src/store/rows.ts'
-import { findDuplicate, insertTask, type TaskInput } from '../../src/store/tasks.ts'
-
-class Duplicate extends Error {}
+import { type DeferredInput, findDuplicate } from '../../src/store/tasks.ts'
+import { enqueueTurnTask } from '../../src/store/turn-enqueue.ts'
 
 /**
- * Stores the user's message and its AI task in one transaction, wakes a worker, and replies: the callback ack
+ * Stores the user's message and its AI task in one statement (with the rate-limit token and the wake-up
+ * NOTIFY, see enqueueTurnTask), wakes a worker, and replies: the callback ack
  * at once, or (without a callbackUrl) the answer if it comes within the inline budget. No model call ever
  * happens inside the HTTP request.
  */
@@ -18,20 +18,13 @@ export default definePlugin({
   setup(deps) {
     const { config } = deps
     return async (turn) => {
-      const prompt = turn.prompt!
-      const input: TaskInput = {
-        messages: [
-          { role: 'system', content: prompt.system },
-          ...turn.history,
-          { role: 'user', content: turn.utterance },
-        ],
-        model: prompt.model,
-        temperature: prompt.temperature,
-        maxTokens: prompt.maxTokens,
-        prompt:
-          prompt.version.version > 0
-            ? { id: prompt.version.id, name: prompt.version.name, version: prompt.version.version }
-            : null,
+      // Only what the ack knows: the worker composes the prompt, summary and history when it claims the task.
+      const input: DeferredInput = {
+        v: 2,
+        utterance: turn.utterance,
+        promptName: turn.promptName ?? 'default',
+        vars: turn.vars,
+        receivedAt: turn.receivedAt.toISOString(),
       }
       const received = turn.receivedAt.getTime()
       const expiresAt = turn.callbackUrl ? new Date(received + config.kakao.callback_ttl_ms) : null
@@ -40,45 +33,43 @@ export default definePlugin({
         expires
           ? new Date(Math.max(received, expires.getTime() - config.worker.deadline_margin_ms))
           : new Date(received + config.kakao.inline_wait_ms)
-      /** One transaction: the user message and its task, or nothing (a duplicate, or the budget ran out). */
-      const enqueue = (requestId: string | null, callbackUrl: string | null, expires: Date | null) =>
-        deps.db
-          .tx(async (tx) => {
-            // Ids are made here, so both inserts go out together (pipelined on PostgreSQL, in order either way).
-            const messageId = newId()
-            const [, inserted] = await Promise.all([
-              insertMessage(tx, {
-                id: messageId,
-                convId: turn.conversation.id,
-                role: 'user',
-                content: turn.utterance,
-                createdAt: turn.receivedAt,
-              }),
-              insertTask(tx, {
-                userId: turn.user.id,
-                convId: turn.conversation.id,
-                messageId,
-                requestId,
-                input,
-                callbackUrl,
-                expiresAt: expires,
-                deadlineAt: deadlineOf(expires),
-                maxAttempts: config.worker.max_attempts,
-                now: turn.receivedAt,
-              }),
-            ])
-            // A duplicate: roll the message back too.
-            if (!inserted) throw new Duplicate()
-            // Past the budget the user already has the apology: a task now would answer a turn that is over.
-            if (Date.now() > turn.respondBy.getTime()) throw new AppError('INTERNAL', 'turn budget exceeded')
-            return inserted
-          })
-          .catch((err) => {
-            if (err instanceof Duplicate) return null
-            throw err
-          })
+      /** The ack's one write (see enqueueTurnTask): the user message and its task, or nothing. */
+      const enqueue = async (
+        requestId: string | null,
+        callbackUrl: string | null,
+        expires: Date | null,
+        bucket: Bucket | null,
+      ) => {
+        // Past the budget the user already has the apology: a task now would answer a turn that is over.
+        if (Date.now() > turn.respondBy.getTime()) throw new AppError('INTERNAL', 'turn budget exceeded')
+        const notifyChannel = deps.queue.notifyChannel?.() ?? null
+        const out = await enqueueTurnTask(deps.db, {
+          userId: turn.user.id,
+          convId: turn.conversation.id,
+          messageId: newId(),
+          content: turn.utterance,
+          requestId,
+          input,
+          callbackUrl,
+          expiresAt: expires,
+          deadlineAt: deadlineOf(expires),
+          maxAttempts: config.worker.max_attempts,
+          now: turn.receivedAt,
+          bucket,
+          notifyChannel,
+        })
+        // A NOTIFY that went out with the commit woke the others; otherwise wake (this instance or, coalesced, them).
+        if (out.task && !notifyChannel) deps.queue.wake()
+        return out
+      }
 
-      let task = await enqueue(turn.requestId, turn.callbackUrl, expiresAt)
+      const first = await enqueue(turn.requestId, turn.callbackUrl, expiresAt, turn.rateLimit ?? null)
+      if (first.limited) {
+        turn.rateLimited = true
+        return
+      }
+      turn.conversationTouched = true
+      let task = first.task
       if (!task) {
         const existing = await findDuplicate(deps.db, {
           requestId: turn.requestId,
@@ -90,10 +81,9 @@ export default definePlugin({
         } else {
           // Another user's request id or callbackUrl: never share their task; go on without either.
           turn.log.warn('request id or callbackUrl already used by another user; answering without them')
-          task = (await enqueue(null, null, null))!
+          task = (await enqueue(null, null, null, null)).task!
         }
       }
-      deps.queue.wake()
       turn.log.debug({ taskId: task.id, callback: Boolean(turn.callbackUrl) }, 'task queued')
       turn.reply = await replyForTask(task, {
         db: deps.db,

@@ -2,11 +2,13 @@ import * as v from 'valibot'
 import { nameVars } from '../../src/names/josa.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { koreanDate, koreanTime, renderPrompt } from '../../src/prompts/render.ts'
-import { DEFAULT_SYSTEM_PROMPT, type PromptVersion } from '../../src/store/prompts.ts'
+import { DEFAULT_SYSTEM_PROMPT, getActivePrompt, type PromptVersion } from '../../src/store/prompts.ts'
 import { getSummary } from '../../src/store/summaries.ts'
+import { getUser } from '../../src/store/users.ts'
 
 /**
- * Picks the active version of the prompt for this turn and renders its variables. The prompt name is the
+ * Picks the prompt for this turn and renders its variables. At ack time only its name is chosen; the active
+ * version, the user's current name and the summary are read when a worker claims the task (issue 13). The prompt name is the
  * route of the Kakao block (by block name or id, then intent name), else `prompt` (default "default").
  * Variables: {{user_name}} (and {{user_name_vocative}}, _topic, _subject, _object, _copula with the right
  * particle), {{today}}, {{now}}, {{summary}}, {{bot_name}}, and whatever earlier plugins put in `turn.vars`.
@@ -33,22 +35,39 @@ export default definePlugin({
       'Asia/Seoul',
     ),
   }),
-  setup(deps, options) {
-    const log = deps.log
-    let warned = false
+  setup(_deps, options) {
     // Looked up by block and intent names from the payload: a Map, so "__proto__" or "constructor" is just a
     // name that has no route, never a member of Object.prototype.
     const routes = new Map(Object.entries(options.routes))
+    // Ack time does no IO: only the prompt's name (crisis-guard's choice first) and what the payload says.
     return async (turn, next) => {
       const block = turn.payload.userRequest.block
       const intent = turn.payload.intent
-      const name =
+      turn.promptName =
         turn.promptName ??
         [block?.name, block?.id, intent?.name, intent?.id]
           .map((key) => (key ? routes.get(key) : undefined))
           .find((route) => route !== undefined) ??
         options.prompt
-      let version: PromptVersion | null = await deps.prompts.active(name)
+      turn.vars = { bot_name: turn.payload.bot?.name ?? '', ...turn.vars }
+      await next()
+    }
+  },
+  compose(deps, options) {
+    const log = deps.log
+    let warned = false
+    // Worker time: the active version, the user's current name, the summary; {{today}}/{{now}} of the turn.
+    return async (req, next) => {
+      const name = req.promptName
+      // Read fresh, not from the cache: the worker may be another instance than the one that took the turn,
+      // and on SQLite nothing tells its cache of a change (PostgreSQL's NOTIFY does, within milliseconds).
+      // The three reads go out together; the model call is seconds away.
+      const [active, user, summary] = await Promise.all([
+        getActivePrompt(deps.db, name),
+        getUser(deps.db, req.userId),
+        getSummary(deps.db, req.userId),
+      ])
+      let version: PromptVersion | null = active
       if (!version) {
         if (!warned)
           log.warn({ prompt: name }, 'no active version of this prompt; using the built-in default')
@@ -66,19 +85,17 @@ export default definePlugin({
           createdAt: new Date(0),
         }
       }
-      const summary = await getSummary(deps.db, turn.user.id)
-      turn.vars = {
+      req.vars = {
         // user_name plus its particle forms: user_name_vocative (민수야/길동아), _topic, _subject, _object, _copula.
-        ...nameVars(turn.user.name),
-        today: koreanDate(turn.receivedAt, options.time_zone),
-        now: koreanTime(turn.receivedAt, options.time_zone),
+        ...nameVars(user?.name ?? null),
+        today: koreanDate(req.receivedAt, options.time_zone),
+        now: koreanTime(req.receivedAt, options.time_zone),
         summary: summary?.summary ?? '',
-        bot_name: turn.payload.bot?.name ?? '',
-        ...turn.vars,
+        ...req.vars,
       }
-      turn.prompt = {
+      req.prompt = {
         version,
-        system: renderPrompt(version.systemPrompt, turn.vars),
+        system: renderPrompt(version.systemPrompt, req.vars),
         model: version.model ?? deps.config.openai.model,
         temperature: version.temperature ?? deps.config.openai.temperature,
         maxTokens: version.maxTokens ?? deps.config.openai.max_tokens,

@@ -2,7 +2,6 @@ import * as v from 'valibot'
 import { textResponse } from '../../src/kakao/response.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { logEvent } from '../../src/store/events.ts'
-import { takeToken } from '../../src/store/ratelimit.ts'
 
 /**
  * Per-user rate limit of model-bound messages. Every request comes from Kakao's servers, so the key is the Kakao
@@ -11,7 +10,9 @@ import { takeToken } from '../../src/store/ratelimit.ts'
  * an `eventlog` row `rate_limited`.
  *
  * It sits after late-answer, crisis-guard and name-command on purpose: a person in crisis, a "답변 확인" and a name
- * change are never refused, and only turns that would reach the model pay its one statement.
+ * change are never refused. Only turns that reach ai-dispatch take a token: the bucket's upsert is part of
+ * ai-dispatch's one enqueue statement (`turn.rateLimit`), and an empty bucket queues nothing and comes back
+ * here as `turn.rateLimited`.
  */
 export default definePlugin({
   name: 'rate-limit',
@@ -22,10 +23,10 @@ export default definePlugin({
   setup(deps, options) {
     const bucket = { perMinute: options.per_minute, burst: options.burst }
     return async (turn, next) => {
-      if (await takeToken(deps.db, turn.user.id, bucket, turn.receivedAt.getTime())) {
-        await next()
-        return
-      }
+      // The token is taken by ai-dispatch's enqueue statement, so a turn costs no write of its own here.
+      turn.rateLimit = bucket
+      await next()
+      if (!turn.rateLimited) return
       turn.log.info('rate limited: answered without a model call')
       await logEvent(deps.db, 'rate_limited', turn.user.id, bucket)
       deps.metrics?.rateLimited()

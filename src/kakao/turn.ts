@@ -4,10 +4,11 @@ import { AppError, isAppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { Pipeline } from '../pipeline/build.ts'
 import type { TaskQueue, Turn } from '../pipeline/types.ts'
-import { currentConversation } from '../store/conversations.ts'
+import { type Conversation, currentConversation, touchConversationAt } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { findDuplicate } from '../store/tasks.ts'
+import { loadReturning } from '../store/turn-context.ts'
 import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { fill, type Messages } from '../texts.ts'
 import { type HostRule, isCallbackAllowed } from '../util/host-rules.ts'
@@ -88,6 +89,27 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     return user
   }
 
+  /**
+   * The user, their open conversation and whether the request may be a duplicate. A returning user costs one
+   * read (loadReturning) and no write; a new user, a changed plusfriendUserKey or an expired session take the
+   * slower path (created, and the conversation opened, by the caller).
+   */
+  async function context(
+    payload: SkillPayload,
+    at: Date,
+    requestId: string | null,
+    callbackUrl: string | null,
+  ): Promise<{ user: AppUser; conversation: Conversation | null; maybeDuplicate: boolean }> {
+    const key = { botId: botIdOf(payload), kakaoUserId: payload.userRequest.user.id }
+    const cutoff = new Date(at.getTime() - config.session_timeout_minutes * 60_000)
+    const found = await loadReturning(db, key, cutoff, { requestId, callbackUrl })
+    const plusfriendUserKey = plusfriendUserKeyOf(payload)
+    if (found && (!plusfriendUserKey || plusfriendUserKey === found.user.plusfriendUserKey)) return found
+    const user = await identify(payload, at)
+    // A user created just now has no task yet; one found already said whether the request may be a repeat.
+    return { user, conversation: null, maybeDuplicate: found?.maybeDuplicate ?? false }
+  }
+
   /** Runs `work` within the turn budget; a database outage or a slow turn still gets a valid bubble. */
   async function guarded(log: Logger, work: () => Promise<SkillResponse>): Promise<KakaoResult> {
     let timer: ReturnType<typeof setTimeout> | undefined
@@ -156,25 +178,29 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       }
       const until = req.receivedAt.getTime() + config.kakao.inline_wait_ms
       return guarded(log, async () => {
-        const user = await identify(payload, req.receivedAt)
         const callback = callbackOf(payload, log)
+        const {
+          user,
+          conversation: open,
+          maybeDuplicate,
+        } = await context(payload, req.receivedAt, requestId, callback.url)
         // The same request delivered again (same X-Request-Id, or the same single-use callbackUrl) creates
         // nothing new. Only the same user's task counts: another user's id must never reveal their answer.
-        const existing = await findDuplicate(db, { requestId, callbackUrl: callback.url })
-        if (existing?.userId === user.id) {
-          log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
-          return replyForTask(existing, { db, queue: deps.queue, messages, until })
+        if (maybeDuplicate) {
+          const existing = await findDuplicate(db, { requestId, callbackUrl: callback.url })
+          if (existing?.userId === user.id) {
+            log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
+            return replyForTask(existing, { db, queue: deps.queue, messages, until })
+          }
         }
         if (callback.refused)
           await logEvent(db, 'callback_refused', user.id, {
             host: safeHost(payload.userRequest.callbackUrl!),
           })
-        const { conversation } = await currentConversation(
-          db,
-          user.id,
-          config.session_timeout_minutes,
-          req.receivedAt,
-        )
+        const conversation =
+          open ??
+          (await currentConversation(db, user.id, config.session_timeout_minutes, req.receivedAt))
+            .conversation
         const turn: Turn = {
           id: turnId,
           requestId,
@@ -194,6 +220,8 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
         }
         turn.log.debug({ utterance }, 'turn')
         await deps.pipeline.run(turn)
+        // ai-dispatch's statement touched the conversation; a turn answered by another plugin touches it here.
+        if (open && !turn.conversationTouched) await touchConversationAt(db, open.id, req.receivedAt)
         if (!turn.reply)
           throw new AppError('PIPELINE_INVALID', 'the pipeline ended without a reply (is ai-dispatch last?)')
         return turn.reply

@@ -2,9 +2,10 @@ import { isAbsolute, resolve } from 'node:path'
 import * as v from 'valibot'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
+import { isDeferredInput, type Task, type TaskInput } from '../store/tasks.ts'
 import { BUILTIN_PLUGINS, isBuiltinPlugin } from './builtins.ts'
 import { compose } from './compose.ts'
-import type { Handler, Plugin, PluginDeps, Turn } from './types.ts'
+import type { AnswerHandler, AnswerRequest, Handler, Plugin, PluginDeps, Turn } from './types.ts'
 
 const PLUGINS_DIR = resolve(import.meta.dir, '..', '..', 'plugins')
 
@@ -54,6 +55,11 @@ export interface Pipeline {
   /** Each plugin's options after validation (defaults applied), for code outside the pipeline that shares them. */
   optionsOf(name: string): unknown
   run(turn: Turn): Promise<void>
+  /**
+   * The worker-time part: what the model gets for a task stored with a DeferredInput (the plugins' `compose`
+   * parts in pipeline order read the prompt, the summary and the history now).
+   */
+  composeAnswer(task: Task): Promise<TaskInput>
 }
 
 /**
@@ -115,14 +121,55 @@ export async function buildPipeline(config: Config, deps: PluginDeps): Promise<P
     )
   }
   const handlers: Handler[] = []
+  const composers: AnswerHandler[] = []
   for (const plugin of plugins) {
-    const handler = await plugin.setup(
-      { ...deps, log: deps.log.child({ plugin: plugin.name }) },
-      options.get(plugin.name),
-    )
+    const own = { ...deps, log: deps.log.child({ plugin: plugin.name }) }
+    const handler = await plugin.setup(own, options.get(plugin.name))
     handlers.push(scoped(plugin.name, handler))
+    if (plugin.compose) composers.push(await plugin.compose(own, options.get(plugin.name)))
   }
-  return { names: plugins.map((p) => p.name), optionsOf: (name) => options.get(name), run: compose(handlers) }
+  const runComposers = compose(composers)
+  return {
+    names: plugins.map((p) => p.name),
+    optionsOf: (name) => options.get(name),
+    run: compose(handlers),
+    async composeAnswer(task) {
+      const input = task.input as unknown
+      if (!isDeferredInput(input) || !task.userId || !task.convId)
+        throw new AppError('PIPELINE_INVALID', `task ${task.id} holds no deferred turn input`)
+      const req: AnswerRequest = {
+        taskId: task.id,
+        userId: task.userId,
+        convId: task.convId,
+        messageId: task.messageId,
+        utterance: input.utterance,
+        receivedAt: new Date(input.receivedAt),
+        promptName: input.promptName,
+        vars: { ...input.vars },
+        prompt: null,
+        history: [],
+        log: deps.log.child({ taskId: task.id }),
+      }
+      await runComposers(req)
+      const prompt = req.prompt
+      if (!prompt)
+        throw new AppError('PIPELINE_INVALID', 'no plugin resolved a prompt (is prompt-resolver there?)')
+      return {
+        messages: [
+          { role: 'system', content: prompt.system },
+          ...req.history,
+          { role: 'user', content: req.utterance },
+        ],
+        model: prompt.model,
+        temperature: prompt.temperature,
+        maxTokens: prompt.maxTokens,
+        prompt:
+          prompt.version.version > 0
+            ? { id: prompt.version.id, name: prompt.version.name, version: prompt.version.version }
+            : null,
+      }
+    },
+  }
 }
 
 /**

@@ -1,10 +1,12 @@
-import type { Handler, Next, Turn } from './types.ts'
+import type { Next } from './types.ts'
 
 /**
- * Composes handlers into one onion. Guards the two classic mistakes: calling `next()` twice, and a handler
+ * Composes handlers into one onion (the turn's at ack time, the answer request's at worker time). Guards the two classic mistakes: calling `next()` twice, and a handler
  * that answers nothing but forgets to await `next()` (the turn would then silently end unanswered).
  */
-export function compose(handlers: readonly Handler[]): (turn: Turn) => Promise<void> {
+export function compose<T>(
+  handlers: readonly ((subject: T, next: Next) => Promise<void>)[],
+): (subject: T) => Promise<void> {
   return (turn) => {
     let last = -1
     const dispatch = async (i: number): Promise<void> => {

@@ -8,6 +8,7 @@ import type { TaskQueue } from '../queue/types.ts'
 import type { Conversation } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import type { PromptVersion } from '../store/prompts.ts'
+import type { Bucket } from '../store/ratelimit.ts'
 import type { ChatMessage } from '../store/tasks.ts'
 import type { AppUser } from '../store/users.ts'
 import type { Messages } from '../texts.ts'
@@ -43,21 +44,51 @@ export interface Turn {
   readonly clientExtra: Readonly<Record<string, unknown>>
   user: AppUser
   conversation: Conversation
-  /** Set by prompt-resolver. */
+  /** Set at worker time since issue 13 (AnswerRequest); null during the request. */
   prompt: ResolvedPrompt | null
   /** A prompt name that overrides prompt-resolver's routes (crisis-guard sets the safety prompt). */
   promptName?: string
-  /** Earlier turns sent to the model with this one (history-context), oldest first. */
+  /** Read at worker time since issue 13 (AnswerRequest.history); [] during the request. */
   history: ChatMessage[]
   /** Prompt variables: user_name, today, summary, … Plugins may add their own before prompt-resolver. */
   vars: Record<string, string>
   reply: SkillResponse | null
+  /**
+   * Set by rate-limit: ai-dispatch takes one token from this bucket in its enqueue statement (no write of its
+   * own per turn) and sets `rateLimited` when the bucket was empty and nothing was queued.
+   */
+  rateLimit?: Bucket
+  rateLimited?: boolean
+  /** Set by ai-dispatch once its statement touched the conversation (the turn touches it otherwise). */
+  conversationTouched?: boolean
   /** The request's logger; while a plugin runs it also carries `plugin` (set by the pipeline, not by plugins). */
   log: Logger
 }
 
 export type Next = () => Promise<void>
 export type Handler = (turn: Turn, next: Next) => Promise<void>
+
+/**
+ * A turn's model call being prepared by a worker that claimed its task: the worker-time parts of the plugins
+ * (prompt-resolver, history-context) read what only the model call needs (the active prompt, the user's current
+ * name, the summary, the history) here, seconds after the ack, instead of in the request.
+ */
+export interface AnswerRequest {
+  readonly taskId: string
+  readonly userId: string
+  readonly convId: string
+  /** The task's own user message: the history ends before it. */
+  readonly messageId: string | null
+  readonly utterance: string
+  readonly receivedAt: Date
+  readonly promptName: string
+  /** Variables known at the ack; a worker-time part adds its own under them. */
+  vars: Record<string, string>
+  prompt: ResolvedPrompt | null
+  history: ChatMessage[]
+  log: Logger
+}
+export type AnswerHandler = (req: AnswerRequest, next: Next) => Promise<void>
 
 /** What ai-dispatch needs from the worker pool of this instance. */
 // The queue's interface lives with the queue (a lower layer); plugins keep importing it from here.
@@ -101,6 +132,8 @@ export interface Plugin<O = undefined> {
   requires?: readonly string[]
   options?: v.GenericSchema<unknown, O>
   setup(deps: PluginDeps, options: O): Handler | Promise<Handler>
+  /** The plugin's worker-time part (optional), run in pipeline order when a worker claims a turn's task. */
+  compose?(deps: PluginDeps, options: O): AnswerHandler | Promise<AnswerHandler>
 }
 
 export const definePlugin = <O = undefined>(plugin: Plugin<O>): Plugin<O> => plugin

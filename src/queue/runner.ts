@@ -312,6 +312,13 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
 
     wake,
 
+    notifyChannel() {
+      if (!deps.notifier || (active && !stopping && running.size < size)) return null
+      if (notifyTimer || Date.now() - lastNotify < NOTIFY_EVERY_MS) return null
+      lastNotify = Date.now()
+      return WAKE_CHANNEL
+    },
+
     async enqueue(kind, input, opts = {}) {
       const handler = handlers.get(kind)
       if (!handler) throw new Error(`no task handler is registered for kind ${kind}`)

@@ -7,6 +7,12 @@ import type { Task } from '../store/tasks.ts'
 export interface TaskQueue {
   /** Wakes this instance's workers and, through the database, every other instance. */
   wake(): void
+  /**
+   * For a statement about to commit a task: the channel to NOTIFY inside it when another instance should
+   * claim the task (this one is full or has no workers, and no wake-up went out in the last few ms), else null.
+   * A caller that got a channel has woken the others; it calls `wake()` only when it got null.
+   */
+  notifyChannel?(): string | null
   /** Resolves with the task once it is finished (completed or failed), or null after `ms`. */
   waitFor(taskId: string, ms: number): Promise<Task | null>
 }

@@ -71,3 +71,12 @@ export async function currentConversation(
 export async function touchConversation(db: Db, id: string, now = new Date()): Promise<void> {
   await db.query('update conversation set last_activity_at = $2 where id = $1', [id, now])
 }
+
+/** Marks activity at `now` without moving it backwards (a concurrent turn or the worker may be later). */
+export async function touchConversationAt(db: Db, id: string, now: Date): Promise<void> {
+  await db.query(
+    `update conversation set last_activity_at = case when last_activity_at < $2 then $2 else last_activity_at end
+      where id = $1`,
+    [id, now],
+  )
+}

@@ -57,6 +57,21 @@ export async function recentMessages(db: Db, convId: string, limit: number): Pro
   return rows.map(toMessage).reverse()
 }
 
+/** The conversation's last `limit` messages before a given one (a task's own user message), oldest first. */
+export async function messagesBefore(
+  db: Db,
+  convId: string,
+  before: { id: string; createdAt: Date },
+  limit: number,
+): Promise<Message[]> {
+  const rows = await db.query<Row>(
+    `select * from message where conv_id = $1 and (created_at < $2 or (created_at = $2 and id < $3))
+      order by created_at desc, id desc limit $4`,
+    [convId, before.createdAt, before.id, limit],
+  )
+  return rows.map(toMessage).reverse()
+}
+
 export async function latestAssistantMessage(db: Db, convId: string): Promise<Message | null> {
   const rows = await db.query<Row>(
     `select * from message where conv_id = $1 and role = 'assistant' order by created_at desc, id desc limit 1`,

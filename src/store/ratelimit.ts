@@ -14,19 +14,34 @@ export interface Bucket {
  * behind the stored time refills nothing rather than draining the bucket.
  */
 export async function takeToken(db: Db, userId: string, bucket: Bucket, now = Date.now()): Promise<boolean> {
-  const refilled = `(case when $3 > r.updated_ms
-      then r.tokens + ($3 - r.updated_ms) * cast($4 as double precision) else r.tokens end)`
-  const available = `(case when ${refilled} > cast($2 as double precision) then cast($2 as double precision)
-      else ${refilled} end)`
   const rows = await db.query<{ allowed: number }>(
-    `insert into ratelimit as r (user_id, tokens, updated_ms, allowed)
-     values ($1, cast($2 as double precision) - 1, $3, 1)
-     on conflict (user_id) do update set
-       tokens = case when ${available} >= 1 then ${available} - 1 else ${available} end,
-       updated_ms = case when $3 > r.updated_ms then $3 else r.updated_ms end,
-       allowed = case when ${available} >= 1 then 1 else 0 end
-     returning allowed`,
-    [userId, bucket.burst, now, bucket.perMinute / 60_000],
+    `${takeTokenSql(1)} returning allowed`,
+    takeTokenParams(userId, bucket, now),
   )
   return Number(rows[0]?.allowed) === 1
 }
+
+/**
+ * The token-taking upsert (without its `returning`), its four parameters numbered from `first`: user id, burst,
+ * now (epoch ms), refill per ms. Shared with the turn's single enqueue statement (turn-enqueue.ts).
+ */
+export function takeTokenSql(first: number): string {
+  const [user, burst, now, rate] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`)
+  const refilled = `(case when ${now} > r.updated_ms
+      then r.tokens + (${now} - r.updated_ms) * cast(${rate} as double precision) else r.tokens end)`
+  const available = `(case when ${refilled} > cast(${burst} as double precision) then cast(${burst} as double precision)
+      else ${refilled} end)`
+  return `insert into ratelimit as r (user_id, tokens, updated_ms, allowed)
+     values (${user}, cast(${burst} as double precision) - 1, ${now}, 1)
+     on conflict (user_id) do update set
+       tokens = case when ${available} >= 1 then ${available} - 1 else ${available} end,
+       updated_ms = case when ${now} > r.updated_ms then ${now} else r.updated_ms end,
+       allowed = case when ${available} >= 1 then 1 else 0 end`
+}
+
+export const takeTokenParams = (userId: string, bucket: Bucket, now: number): unknown[] => [
+  userId,
+  bucket.burst,
+  now,
+  bucket.perMinute / 60_000,
+]

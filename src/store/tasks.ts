@@ -20,6 +20,29 @@ export interface TaskInput {
   prompt: { id: string; name: string; version: number } | null
 }
 
+/**
+ * What a Kakao turn's task stores since issue 13: only what the ack knows. The prompt, the summary and the
+ * history are read when a worker claims it (the pipeline's worker-time part builds the TaskInput then).
+ * Tasks stored before hold a TaskInput (`messages`) and run unchanged.
+ */
+export interface DeferredInput {
+  v: 2
+  utterance: string
+  promptName: string
+  /** Variables known at the ack (bot_name, and whatever plugins set); worker-time ones come first. */
+  vars: Record<string, string>
+  /** When the turn arrived (ISO): {{today}} and {{now}}. */
+  receivedAt: string
+}
+
+export const isDeferredInput = (input: unknown): input is DeferredInput =>
+  typeof input === 'object' && input !== null && (input as { v?: unknown }).v === 2
+
+/** The input the worker composed, kept on the task (ops views show its model and prompt). */
+export async function setTaskInput(db: Db, id: string, input: TaskInput): Promise<void> {
+  await db.query('update aiprocessingtask set input = $2 where id = $1', [id, input])
+}
+
 /** The kind every Kakao turn's task has (and every row from before migration 0002). */
 export const AI_ANSWER_KIND = 'ai_answer'
 
@@ -106,7 +129,7 @@ export interface NewTask {
   convId: string
   messageId: string
   requestId: string | null
-  input: TaskInput
+  input: TaskInput | DeferredInput
   callbackUrl: string | null
   expiresAt: Date | null
   deadlineAt: Date

@@ -11,7 +11,7 @@ import type { Db } from '../store/db.ts'
 import { insertMessage } from '../store/messages.ts'
 import { insertPromptLog } from '../store/promptlog.ts'
 import { newId } from '../store/rows.ts'
-import { AI_ANSWER_KIND, type Task, type TaskInput } from '../store/tasks.ts'
+import { AI_ANSWER_KIND, isDeferredInput, setTaskInput, type Task, type TaskInput } from '../store/tasks.ts'
 import { getUser } from '../store/users.ts'
 
 export interface AiAnswerDeps {
@@ -20,6 +20,11 @@ export interface AiAnswerDeps {
   ai: AiClient
   delivery: Delivery
   metrics?: Metrics
+  /**
+   * Builds the model's input for a task stored with a DeferredInput (the pipeline's worker-time part, injected
+   * by src/kbot.ts: this layer does not import the pipeline). Tasks stored with `messages` need none.
+   */
+  compose?: (task: Task) => Promise<TaskInput>
 }
 
 /**
@@ -35,9 +40,9 @@ export function aiAnswerHandler(deps: AiAnswerDeps) {
    * SAFETY_MODERATION: the utterance also goes to the moderation endpoint; a positive result that the lexicon
    * missed flags the conversation for a person (no second callback). A failure here is logged, never fatal.
    */
-  async function secondOpinion(task: Task<TaskInput>, log: Logger): Promise<void> {
+  async function secondOpinion(task: Task<TaskInput>, input: TaskInput, log: Logger): Promise<void> {
     if (!config.safety.moderation || !ai.sdk || !task.convId || !task.userId || task.attempts > 1) return
-    const utterance = task.input.messages.findLast((m) => m.role === 'user')?.content
+    const utterance = input.messages.findLast((m) => m.role === 'user')?.content
     if (!utterance) return
     try {
       const verdict = await moderate(ai.sdk, utterance, config.safety.moderation_model)
@@ -70,9 +75,14 @@ export function aiAnswerHandler(deps: AiAnswerDeps) {
         callbackLive = false
       }
       const timeoutMs = callbackLive ? Math.min(config.openai.timeout_ms, timeLeft) : config.openai.timeout_ms
+      // Composed now (prompt, summary, history) when the ack stored only the turn; older tasks carry it whole.
+      const deferred = isDeferredInput(task.input)
+      if (deferred && !deps.compose)
+        throw new Error('a deferred ai_answer task needs the pipeline to compose it')
+      const input = deferred ? await deps.compose!(task) : task.input
       // The moderation second opinion runs beside the model call, never in its way.
-      const moderation = secondOpinion(task, ctx.log)
-      const result: AiResult = await ai.complete(task.input, { signal: ctx.signal, timeoutMs })
+      const moderation = secondOpinion(task, input, ctx.log)
+      const result: AiResult = await ai.complete(input, { signal: ctx.signal, timeoutMs })
       await moderation
       metrics.model(result)
       const completed = await ctx.complete(async (tx) => {
@@ -90,9 +100,11 @@ export function aiAnswerHandler(deps: AiAnswerDeps) {
           messageId,
           taskId: task.id,
           userId: task.userId,
-          input: task.input,
+          input,
           result,
         })
+        // Ops views (model, prompt) read the task's input: keep what the model was given.
+        if (deferred) await setTaskInput(tx, task.id, input)
         await touchConversation(tx, task.convId)
         return { aiResponse: result.text, responseMessageId: messageId, tokensUsed: result.totalTokens }
       })

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import historyContext from '../../plugins/history-context/index.ts'
 import { estimateTokens } from '../../src/ai/tokens.ts'
-import type { PluginDeps, Turn } from '../../src/pipeline/types.ts'
+import type { AnswerRequest, PluginDeps } from '../../src/pipeline/types.ts'
 import type { Db } from '../../src/store/db.ts'
 
 /** Ten turns of the conversation, each costing the same estimate; the stub returns them newest first. */
@@ -21,15 +21,20 @@ const db = {
 } as unknown as Db
 
 async function historyOf(summary: string, systemPrompt: string, maxTokens: number) {
-  const handler = await historyContext.setup({ db } as PluginDeps, { max_tokens: maxTokens, max_turns: 20 })
-  const turn = {
-    conversation: { id: 'c' },
+  // Worker time since issue 13: the history is read when a worker claims the turn's task.
+  const handler = await historyContext.compose!({ db } as PluginDeps, {
+    max_tokens: maxTokens,
+    max_turns: 20,
+  })
+  const req = {
+    convId: 'c',
+    messageId: null,
     vars: { summary },
     prompt: { version: { systemPrompt } },
     history: [],
-  } as unknown as Turn
-  await handler(turn, async () => {})
-  return turn.history
+  } as unknown as AnswerRequest
+  await handler(req, async () => {})
+  return req.history
 }
 
 describe('history-context: the summary and the token budget', () => {

@@ -4,7 +4,7 @@ import { parseSince } from '../../cli/commands/tasks.ts'
 import promptResolver from '../../plugins/prompt-resolver/index.ts'
 import { loadConfig } from '../../src/config.ts'
 import { allowedMethods } from '../../src/http/methods.ts'
-import type { PluginDeps, Turn } from '../../src/pipeline/types.ts'
+import type { AnswerRequest, PluginDeps, Turn } from '../../src/pipeline/types.ts'
 import { PROMPT_VARIABLES, unknownVariables } from '../../src/prompts/render.ts'
 import { diffLines } from '../../src/services/diff.ts'
 import type { Db } from '../../src/store/db.ts'
@@ -21,11 +21,8 @@ describe('prompt variables', () => {
       messages: DEFAULT_MESSAGES,
       prompts: { active: async () => null, invalidate() {} },
     } as unknown as PluginDeps
-    const handler = await promptResolver.setup(deps, {
-      prompt: 'default',
-      routes: {},
-      time_zone: 'Asia/Seoul',
-    })
+    const options = { prompt: 'default', routes: {}, time_zone: 'Asia/Seoul' }
+    const handler = await promptResolver.setup(deps, options)
     const turn = {
       payload: { userRequest: { utterance: 'x', user: { id: 'u' } } },
       user: { id: 'u', name: '민수' },
@@ -33,7 +30,17 @@ describe('prompt variables', () => {
       vars: {},
     } as unknown as Turn
     await handler(turn, async () => {})
-    expect(Object.keys(turn.vars).sort()).toEqual([...PROMPT_VARIABLES].sort())
+    // The variables are complete at worker time (issue 13): the ack's part adds what the payload says.
+    const atWorker = await promptResolver.compose!(deps, options)
+    const req = {
+      userId: 'u',
+      promptName: turn.promptName,
+      receivedAt: turn.receivedAt,
+      vars: turn.vars,
+      log: deps.log,
+    } as unknown as AnswerRequest
+    await atWorker(req, async () => {})
+    expect(Object.keys(req.vars).sort()).toEqual([...PROMPT_VARIABLES].sort())
   })
 
   test('unknownVariables: each unknown once, in order; spacing and known names pass', () => {

@@ -1,0 +1,59 @@
+import { type Conversation, toConversation } from './conversations.ts'
+import type { Db } from './db.ts'
+import type { Row } from './tasks.ts'
+import { type AppUser, toUser, type UserKey } from './users.ts'
+
+export interface ReturningContext {
+  user: AppUser
+  /** The open conversation within the session timeout, or null (the turn opens a new one). */
+  conversation: Conversation | null
+  /** A task with this request id or callbackUrl exists (whose, findDuplicate tells): rare, looked at apart. */
+  maybeDuplicate: boolean
+}
+
+const CONVERSATION_COLUMNS = [
+  'id',
+  'user_id',
+  'started_at',
+  'last_activity_at',
+  'ended_at',
+  'crisis_kinds',
+  'flagged_at',
+]
+
+/**
+ * What the ack needs to know before it answers a returning user, in ONE read: the user, their open
+ * conversation (idle less than the session timeout), and whether the request id or callbackUrl was seen
+ * before. Null for a user never seen (the turn takes the slower path that creates them). Nothing is written:
+ * the conversation is touched by the turn's enqueue statement.
+ */
+export async function loadReturning(
+  db: Db,
+  key: UserKey,
+  cutoff: Date,
+  dup: { requestId: string | null; callbackUrl: string | null },
+): Promise<ReturningContext | null> {
+  const conv = CONVERSATION_COLUMNS.map((c) => `c.${c} as c_${c}`).join(', ')
+  // A correlated subquery rather than a lateral join: SQLite has none, and it uses the same index.
+  const rows = await db.query<Row>(
+    `select u.*, ${conv},
+       (select 1 from aiprocessingtask where request_id = $3 limit 1) as dup_request,
+       (select 1 from aiprocessingtask where callback_url = $4 limit 1) as dup_callback
+       from appuser u
+       left join conversation c on c.id = (
+         select o.id from conversation o
+          where o.user_id = u.id and o.ended_at is null and o.last_activity_at > $5
+          order by o.started_at desc limit 1)
+      where u.bot_id = $1 and u.kakao_user_id = $2`,
+    [key.botId, key.kakaoUserId, dup.requestId, dup.callbackUrl, cutoff],
+  )
+  const row = rows[0]
+  if (!row) return null
+  const c: Row = {}
+  for (const col of CONVERSATION_COLUMNS) c[col] = row[`c_${col}`]
+  return {
+    user: toUser(row),
+    conversation: c.id ? toConversation(c) : null,
+    maybeDuplicate: row.dup_request != null || row.dup_callback != null,
+  }
+}

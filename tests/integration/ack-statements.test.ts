@@ -1,0 +1,108 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { Db, Dialect } from '../../src/store/db.ts'
+import { testDialects } from '../helpers/db.ts'
+import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
+import { kakaoPayload } from '../helpers/kakao.ts'
+import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
+
+/**
+ * Round trips of the ack: one /skill turn with a callbackUrl for a returning user in an open conversation.
+ * Every statement counts (a transaction counts BEGIN and COMMIT too, a NOTIFY counts), so a change that adds a
+ * round trip to the ack fails here. Workers are off (concurrency 0) so that only the request's statements count.
+ * Before issue 13: 11 on PostgreSQL, 10 on SQLite.
+ */
+const LIMIT: Record<Dialect, number> = { postgres: 2, sqlite: 7 }
+
+for (const dialect of await testDialects()) {
+  describe(`ack statements (${dialect})`, () => {
+    let kakao: FakeKakao
+    let k: TestKbot
+    const counter = { n: 0, sql: [] as string[] }
+    // Only statements sent on behalf of the counted request: the delivery guard's timer runs beside it.
+    const inRequest = new AsyncLocalStorage<boolean>()
+
+    /** Wraps a Db so that each statement (and BEGIN/COMMIT of a transaction) it sends is counted. */
+    const wrapped = new WeakSet<Db>()
+    function counting(db: Db): void {
+      // SQLite's transaction hands back the same Db: wrap each object once.
+      if (wrapped.has(db)) return
+      wrapped.add(db)
+      const query = db.query.bind(db)
+      const tx = db.tx.bind(db)
+      const note = (sql: string) => {
+        if (!inRequest.getStore()) return
+        counter.n++
+        counter.sql.push(sql.replace(/\s+/g, ' ').slice(0, 80))
+      }
+      db.query = ((sql: string, params?: readonly unknown[]) => {
+        note(sql)
+        return query(sql, params)
+      }) as Db['query']
+      db.tx = ((fn: (inner: Db) => Promise<unknown>) => {
+        note('begin')
+        return tx(async (inner) => {
+          counting(inner)
+          const out = await fn(inner)
+          note('commit')
+          return out
+        })
+      }) as Db['tx']
+    }
+
+    beforeAll(async () => {
+      kakao = startFakeKakao()
+      k = await startTestKbot({
+        dialect: dialect as Dialect,
+        label: `ack-stmts-${dialect}`,
+        env: { CALLBACK_ALLOWED_HOSTS: kakao.origin, OPENAI_BASE_URL: 'http://127.0.0.1:9' },
+        toml: '[worker]\nconcurrency = 0',
+      })
+      counting(k.db.store.db)
+      const notifier = k.db.store.notifier
+      if (notifier) {
+        const notify = notifier.notify.bind(notifier)
+        notifier.notify = (channel, payload) => {
+          if (inRequest.getStore()) {
+            counter.n++
+            counter.sql.push(`notify ${channel}`)
+          }
+          return notify(channel, payload)
+        }
+      }
+    })
+    afterAll(async () => {
+      await k.stop()
+      kakao.close()
+    })
+
+    test('a returning user in an open conversation: the ack takes few round trips', async () => {
+      const user = `u-ack-${dialect}`
+      const send = (text: string) =>
+        k.post('/skill', kakaoPayload({ utterance: text, userId: user, callbackUrl: kakao.callbackUrl() }), {
+          'x-request-id': `ack-${crypto.randomUUID()}`,
+        })
+      // The first turn creates the user and the conversation and warms the prompt cache.
+      expect((await send('안녕하세요')).json.useCallback).toBe(true)
+      const res = await inRequest.run(true, () => send('오늘 날씨 어때요?'))
+      expect(res.json.useCallback).toBe(true)
+      console.log(`[ack-statements] ${dialect}: ${counter.n} round trips\n  ${counter.sql.join('\n  ')}`)
+      const tasks = await k.db.store.db.query<{ n: number }>(
+        `select count(*) as n from aiprocessingtask t join appuser u on u.id = t.user_id
+          where u.kakao_user_id = $1`,
+        [user],
+      )
+      expect(Number(tasks[0]!.n)).toBe(2)
+      // What the ack stored: the turn only; the prompt, summary and history wait for the worker.
+      const [stored] = await k.db.store.db.query<{ input: unknown }>(
+        `select t.input from aiprocessingtask t join appuser u on u.id = t.user_id
+          where u.kakao_user_id = $1 order by t.created_at desc limit 1`,
+        [user],
+      )
+      const input = typeof stored!.input === 'string' ? JSON.parse(stored!.input) : stored!.input
+      expect(input).toMatchObject({ v: 2, utterance: '오늘 날씨 어때요?', promptName: 'default' })
+      expect(input.messages).toBeUndefined()
+      expect(counter.n).toBeLessThanOrEqual(LIMIT[dialect as Dialect])
+    })
+  })
+}
