@@ -77,15 +77,26 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
             : // Never started: the queue was too deep (admission), not the model too slow.
               apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow', claimed.id)
       }
+      // The answer counts as delivered (and its rest is kept for "자세히") before the POST: the user sees the
+      // bubble the moment Kakao has it, and may tap "자세히" (or type "답변 확인") before Kakao's reply reaches us.
+      // A failed POST takes it back below.
+      if (isAnswer)
+        await recordCallbackOutcome(deps.db, claimed.id, {
+          status: 'sent',
+          error: null,
+          deliveredAnswer: true,
+          remainingText: remaining,
+        })
       const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
       const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))
       const error = outcome.ok ? null : (outcome.message ?? `HTTP ${outcome.httpStatus}`)
-      await recordCallbackOutcome(deps.db, claimed.id, {
-        status: outcome.ok ? 'sent' : 'rejected',
-        error,
-        deliveredAnswer: isAnswer && outcome.ok,
-        remainingText: remaining,
-      })
+      if (!outcome.ok || !isAnswer)
+        await recordCallbackOutcome(deps.db, claimed.id, {
+          status: outcome.ok ? 'sent' : 'rejected',
+          error,
+          deliveredAnswer: false,
+          revokeAnswer: isAnswer,
+        })
       metrics.callback(outcome.ok ? 'sent' : 'rejected')
       if (outcome.ok) {
         log.debug(

@@ -27,17 +27,27 @@ export async function recordCallbackOutcome(
     error: string | null
     deliveredAnswer: boolean
     remainingText?: string | null
+    /** The answer was marked delivered before the POST, and the POST failed: it waits for "답변 확인" again. */
+    revokeAnswer?: boolean
   },
   now = new Date(),
 ): Promise<void> {
   await db.query(
     `update aiprocessingtask
         set callback_status = $2, callback_error = $3,
-            delivered_at = case when $4 then $5 else delivered_at end,
-            remaining_text = case when $4 then $6 else remaining_text end,
+            delivered_at = case when $4 then $5 when $7 then null else delivered_at end,
+            remaining_text = case when $4 then $6 when $7 then null else remaining_text end,
             updated_at = $5
       where id = $1`,
-    [id, outcome.status, outcome.error, outcome.deliveredAnswer, now, outcome.remainingText ?? null],
+    [
+      id,
+      outcome.status,
+      outcome.error,
+      outcome.deliveredAnswer,
+      now,
+      outcome.remainingText ?? null,
+      outcome.revokeAnswer ?? false,
+    ],
   )
 }
 
