@@ -194,8 +194,11 @@ for (const dialect of haveChromium ? await testDialects() : []) {
 
       await go('tasks')
       await page.getByTestId('filter-failed').click()
-      await page.waitForSelector('[data-testid="tasks"] tr[data-status="failed"]')
-      expect(await page.locator('[data-testid="tasks"] tbody tr').count()).toBe(1)
+      // The filtered list replaces the whole one: wait until only the failed task is shown.
+      await waitFor(async () => (await page.locator('[data-testid="tasks"] tbody tr').count()) === 1, {
+        what: 'the failed filter to apply',
+      })
+      expect(await page.locator('[data-testid="tasks"] tbody tr[data-status="failed"]').count()).toBe(1)
       await page.getByRole('button', { name: String(failed!.id).slice(-12) }).click()
       await expect(page.getByTestId('task-error').textContent()).resolves.toBe(String(failed!.error))
       await shot('tasks')
