@@ -149,23 +149,29 @@ export async function insertTask(db: Db, t: NewTask): Promise<Task | null> {
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)
      on conflict do nothing
      returning *`,
-    [
-      newId(),
-      t.userId,
-      t.convId,
-      t.messageId,
-      t.requestId,
-      t.input,
-      t.callbackUrl,
-      t.callbackUrl ? 'pending' : 'none',
-      t.expiresAt,
-      t.deadlineAt,
-      t.maxAttempts,
-      t.now,
-    ],
+    answerTaskParams(t),
   )
   return rows[0] ? toTask(rows[0]) : null
 }
+
+/**
+ * `$1…$12` of an answer task's insert: id, user, conversation, message, request id, input, callbackUrl, callback
+ * status, expiry, deadline, attempts, time. Shared by `insertTask` and the ack's one-statement enqueue.
+ */
+export const answerTaskParams = (t: NewTask): unknown[] => [
+  newId(),
+  t.userId,
+  t.convId,
+  t.messageId,
+  t.requestId,
+  t.input,
+  t.callbackUrl,
+  t.callbackUrl ? 'pending' : 'none',
+  t.expiresAt,
+  t.deadlineAt,
+  t.maxAttempts,
+  t.now,
+]
 
 export async function getTask(db: Db, id: string): Promise<Task | null> {
   const rows = await db.query<Row>('select * from aiprocessingtask where id = $1', [id])

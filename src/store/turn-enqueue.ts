@@ -2,8 +2,7 @@ import { touchConversationAt } from './conversations.ts'
 import type { Db } from './db.ts'
 import { insertMessage } from './messages.ts'
 import { type Bucket, takeToken, takeTokenParams, takeTokenSql } from './ratelimit.ts'
-import { newId } from './rows.ts'
-import { insertTask, type NewTask, type Row, type Task, toTask } from './tasks.ts'
+import { answerTaskParams, insertTask, type NewTask, type Row, type Task, toTask } from './tasks.ts'
 
 /** A Kakao turn's user message and its AI task, written together (ai-dispatch). */
 export interface NewTurnTask extends NewTask {
@@ -63,18 +62,7 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
      select (select allowed from rl) as rl_allowed, (select count(*) from n) as rl_notified, t.*
        from (select 1) as one left join t on true`,
     [
-      newId(),
-      t.userId,
-      t.convId,
-      t.messageId,
-      t.requestId,
-      t.input,
-      t.callbackUrl,
-      t.callbackUrl ? 'pending' : 'none',
-      t.expiresAt,
-      t.deadlineAt,
-      t.maxAttempts,
-      t.now,
+      ...answerTaskParams(t),
       t.content,
       t.notifyChannel,
       ...(t.bucket ? takeTokenParams(t.userId, t.bucket, t.now.getTime()) : []),
