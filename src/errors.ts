@@ -19,6 +19,8 @@ export type ErrorCode =
   | 'AI_RATE_LIMITED'
   | 'AI_UPSTREAM'
   | 'AI_REJECTED'
+  /** A turn decided on cached state that no longer holds (nothing was written): it runs again on a fresh read. */
+  | 'STALE_CONTEXT'
   | 'INTERNAL'
 
 const HTTP_STATUS: Partial<Record<ErrorCode, number>> = {

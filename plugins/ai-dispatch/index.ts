@@ -57,7 +57,16 @@ export default definePlugin({
           now: turn.receivedAt,
           bucket,
           notifyChannel,
+          expect: turn.cachedContext
+            ? {
+                userUpdatedAt: turn.user.updatedAt,
+                cutoff: turn.cachedContext.cutoff,
+                flagged: turn.conversation.flaggedAt !== null,
+              }
+            : null,
         })
+        if (out.stale)
+          throw new AppError('STALE_CONTEXT', 'the cached user or conversation changed; nothing was written')
         // A NOTIFY that went out with the commit woke the others; otherwise wake (this instance or, coalesced, them).
         if (out.task && !notifyChannel) deps.queue.wake()
         return out

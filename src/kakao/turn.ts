@@ -12,6 +12,7 @@ import { loadReturning } from '../store/turn-context.ts'
 import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { fill, type Messages } from '../texts.ts'
 import { type HostRule, isCallbackAllowed } from '../util/host-rules.ts'
+import { ContextCache, contextKey } from './context-cache.ts'
 import { replyForTask } from './inline.ts'
 import { botIdOf, parseSkillPayload, plusfriendUserKeyOf, type SkillPayload, withoutBang } from './payload.ts'
 import { type SkillResponse, textResponse } from './response.ts'
@@ -59,6 +60,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   // /welcome asks for a name only when name-command is there to take the answer, for as long as it waits.
   const nameOptions = deps.pipeline.optionsOf('name-command') as { await_minutes: number } | undefined
   const allowedBots = new Set(config.kakao.bot_ids.map(withoutBang))
+  const contexts = new ContextCache(config.kakao.context_cache_size)
 
   function accept(req: KakaoRequest): Accepted {
     const secret = config.kakao.skill_secret
@@ -90,20 +92,31 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   }
 
   /**
-   * The user, their open conversation and whether the request may be a duplicate. A returning user costs one
-   * read (loadReturning) and no write; a new user, a changed plusfriendUserKey or an expired session take the
-   * slower path (created, and the conversation opened, by the caller).
+   * The user, their open conversation and whether the request may be a duplicate. A returning user this
+   * instance remembers costs nothing here (the enqueue statement checks the remembered state and the duplicate
+   * keys as it writes); one it does not costs one read (loadReturning) and no write; a new user, a changed
+   * plusfriendUserKey or an expired session take the slower path (created, and the conversation opened, by the
+   * caller).
    */
   async function context(
     payload: SkillPayload,
     at: Date,
     requestId: string | null,
     callbackUrl: string | null,
-  ): Promise<{ user: AppUser; conversation: Conversation | null; maybeDuplicate: boolean }> {
+    fresh: boolean,
+  ): Promise<{
+    user: AppUser
+    conversation: Conversation | null
+    maybeDuplicate: boolean
+    cachedContext?: { cutoff: Date }
+  }> {
     const key = { botId: botIdOf(payload), kakaoUserId: payload.userRequest.user.id }
     const cutoff = new Date(at.getTime() - config.session_timeout_minutes * 60_000)
-    const found = await loadReturning(db, key, cutoff, { requestId, callbackUrl })
     const plusfriendUserKey = plusfriendUserKeyOf(payload)
+    const cacheKey = contextKey(key.botId, key.kakaoUserId)
+    const cached = fresh ? null : contexts.get(cacheKey, cutoff, plusfriendUserKey)
+    if (cached) return { ...cached, maybeDuplicate: false, cachedContext: { cutoff } }
+    const found = await loadReturning(db, key, cutoff, { requestId, callbackUrl })
     if (found && (!plusfriendUserKey || plusfriendUserKey === found.user.plusfriendUserKey)) return found
     const user = await identify(payload, at)
     // A user created just now has no task yet; one found already said whether the request may be a repeat.
@@ -177,54 +190,79 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
         }
       }
       const until = req.receivedAt.getTime() + config.kakao.inline_wait_ms
+      const cacheKey = contextKey(botIdOf(payload), payload.userRequest.user.id)
       return guarded(log, async () => {
         const callback = callbackOf(payload, log)
-        const {
-          user,
-          conversation: open,
-          maybeDuplicate,
-        } = await context(payload, req.receivedAt, requestId, callback.url)
-        // The same request delivered again (same X-Request-Id, or the same single-use callbackUrl) creates
-        // nothing new. Only the same user's task counts: another user's id must never reveal their answer.
-        if (maybeDuplicate) {
-          const existing = await findDuplicate(db, { requestId, callbackUrl: callback.url })
-          if (existing?.userId === user.id) {
-            log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
-            return replyForTask(existing, { db, queue: deps.queue, messages, until })
+        const decide = async (fresh: boolean): Promise<SkillResponse> => {
+          const {
+            user,
+            conversation: open,
+            maybeDuplicate,
+            cachedContext,
+          } = await context(payload, req.receivedAt, requestId, callback.url, fresh)
+          // The same request delivered again (same X-Request-Id, or the same single-use callbackUrl) creates
+          // nothing new. Only the same user's task counts: another user's id must never reveal their answer.
+          if (maybeDuplicate) {
+            const existing = await findDuplicate(db, { requestId, callbackUrl: callback.url })
+            if (existing?.userId === user.id) {
+              log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
+              return replyForTask(existing, { db, queue: deps.queue, messages, until })
+            }
           }
+          if (callback.refused && !fresh)
+            await logEvent(db, 'callback_refused', user.id, {
+              host: safeHost(payload.userRequest.callbackUrl!),
+            })
+          const conversation =
+            open ??
+            (await currentConversation(db, user.id, config.session_timeout_minutes, req.receivedAt))
+              .conversation
+          const turn: Turn = {
+            id: turnId,
+            requestId,
+            receivedAt: req.receivedAt,
+            respondBy: new Date(req.receivedAt.getTime() + config.kakao.turn_budget_ms),
+            payload,
+            utterance,
+            callbackUrl: callback.url,
+            clientExtra: payload.action?.clientExtra ?? {},
+            user,
+            conversation,
+            prompt: null,
+            history: [],
+            vars: {},
+            reply: null,
+            log: log.child({ userId: user.id }),
+            ...(cachedContext ? { cachedContext } : {}),
+          }
+          turn.log.debug({ utterance }, 'turn')
+          await deps.pipeline.run(turn)
+          // ai-dispatch's statement touched the conversation; a turn answered by another plugin touches it here.
+          if (open && !turn.conversationTouched) await touchConversationAt(db, open.id, req.receivedAt)
+          if (!turn.reply)
+            throw new AppError(
+              'PIPELINE_INVALID',
+              'the pipeline ended without a reply (is ai-dispatch last?)',
+            )
+          // Remember the state ai-dispatch's statement wrote on (checked there); any other ending forgets it.
+          if (turn.conversationTouched && !turn.rateLimited) {
+            const activity = Math.max(turn.conversation.lastActivityAt.getTime(), req.receivedAt.getTime())
+            contexts.set(cacheKey, {
+              user: turn.user,
+              conversation: { ...turn.conversation, lastActivityAt: new Date(activity) },
+            })
+          } else contexts.delete(cacheKey)
+          return turn.reply
         }
-        if (callback.refused)
-          await logEvent(db, 'callback_refused', user.id, {
-            host: safeHost(payload.userRequest.callbackUrl!),
-          })
-        const conversation =
-          open ??
-          (await currentConversation(db, user.id, config.session_timeout_minutes, req.receivedAt))
-            .conversation
-        const turn: Turn = {
-          id: turnId,
-          requestId,
-          receivedAt: req.receivedAt,
-          respondBy: new Date(req.receivedAt.getTime() + config.kakao.turn_budget_ms),
-          payload,
-          utterance,
-          callbackUrl: callback.url,
-          clientExtra: payload.action?.clientExtra ?? {},
-          user,
-          conversation,
-          prompt: null,
-          history: [],
-          vars: {},
-          reply: null,
-          log: log.child({ userId: user.id }),
+        try {
+          return await decide(false)
+        } catch (err) {
+          contexts.delete(cacheKey)
+          if (!isAppError(err, 'STALE_CONTEXT')) throw err
+          // Another instance (or the CLI) changed the user or the conversation: decide again on a fresh read.
+          log.debug('remembered context is stale: the turn runs again on a fresh read')
+          return await decide(true)
         }
-        turn.log.debug({ utterance }, 'turn')
-        await deps.pipeline.run(turn)
-        // ai-dispatch's statement touched the conversation; a turn answered by another plugin touches it here.
-        if (open && !turn.conversationTouched) await touchConversationAt(db, open.id, req.receivedAt)
-        if (!turn.reply)
-          throw new AppError('PIPELINE_INVALID', 'the pipeline ended without a reply (is ai-dispatch last?)')
-        return turn.reply
       })
     },
 
@@ -238,6 +276,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       })
       return guarded(log, async () => {
         const user = await identify(payload, req.receivedAt)
+        contexts.delete(contextKey(user.botId, user.kakaoUserId))
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))
         if (nameOptions) {
           const until = new Date(req.receivedAt.getTime() + nameOptions.await_minutes * 60_000)

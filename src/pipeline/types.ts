@@ -61,6 +61,12 @@ export interface Turn {
   rateLimited?: boolean
   /** Set by ai-dispatch once its statement touched the conversation (the turn touches it otherwise). */
   conversationTouched?: boolean
+  /**
+   * Set when `user` and `conversation` came from the instance's context cache (kakao/context-cache.ts) rather
+   * than a read in this request: ai-dispatch's statement then checks that they still hold, with this session
+   * cutoff, and throws STALE_CONTEXT when not (nothing written); the turn runs again on a fresh read.
+   */
+  readonly cachedContext?: { readonly cutoff: Date }
   /** The request's logger; while a plugin runs it also carries `plugin` (set by the pipeline, not by plugins). */
   log: Logger
 }

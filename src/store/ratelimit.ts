@@ -23,16 +23,17 @@ export async function takeToken(db: Db, userId: string, bucket: Bucket, now = Da
 
 /**
  * The token-taking upsert (without its `returning`), its four parameters numbered from `first`: user id, burst,
- * now (epoch ms), refill per ms. Shared with the turn's single enqueue statement (turn-enqueue.ts).
+ * now (epoch ms), refill per ms. Shared with the turn's single enqueue statement (turn-enqueue.ts), which passes
+ * a `guard` condition: when it is false no token is taken (a duplicate, or a turn decided on stale state).
  */
-export function takeTokenSql(first: number): string {
+export function takeTokenSql(first: number, guard = 'true'): string {
   const [user, burst, now, rate] = [first, first + 1, first + 2, first + 3].map((n) => `$${n}`)
   const refilled = `(case when ${now} > r.updated_ms
       then r.tokens + (${now} - r.updated_ms) * cast(${rate} as double precision) else r.tokens end)`
   const available = `(case when ${refilled} > cast(${burst} as double precision) then cast(${burst} as double precision)
       else ${refilled} end)`
   return `insert into ratelimit as r (user_id, tokens, updated_ms, allowed)
-     values (${user}, cast(${burst} as double precision) - 1, ${now}, 1)
+     select cast(${user} as text), cast(${burst} as double precision) - 1, cast(${now} as bigint), 1 where ${guard}
      on conflict (user_id) do update set
        tokens = case when ${available} >= 1 then ${available} - 1 else ${available} end,
        updated_ms = case when ${now} > r.updated_ms then ${now} else r.updated_ms end,

@@ -16,6 +16,11 @@ export const kakaoSection = v.optional(
     turn_budget_ms: int(500, 4900, 4500),
     max_utterance_chars: int(1, 100_000, 1000),
     max_body_bytes: int(1024, 10_000_000, 256 * 1024),
+    /**
+     * Returning users remembered per instance (user + open conversation) so that their ack is one database round
+     * trip; the enqueue statement checks the remembered state as it writes. 0 reads the user on every turn.
+     */
+    context_cache_size: int(0, 10_000_000, 10_000),
   }),
   {},
 )
