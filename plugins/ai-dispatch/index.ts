@@ -85,7 +85,9 @@ export default definePlugin({
           callbackUrl: turn.callbackUrl,
         })
         if (existing?.userId === turn.user.id) {
-          // The same request arrived twice at the same moment: the other copy's task answers both.
+          // The same request delivered again (found by the statement when the turn was decided on remembered
+          // state, or two copies at the same moment): the first copy's task answers both.
+          turn.log.info({ taskId: existing.id }, 'duplicate delivery of a request: no second task')
           task = existing
         } else {
           // Another user's request id or callbackUrl: never share their task; go on without either.
