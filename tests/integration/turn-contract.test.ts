@@ -398,7 +398,10 @@ for (const dialect of await testDialects()) {
       async (_l, url, host) => {
         const u = user('refused')
         const arrivals = fakes.kakao.arrivals.length
-        const res = await skill(kakaoPayload({ utterance: '거절된 콜백', userId: u, callbackUrl: url }))
+        const rid = `refused-${u}`
+        const res = await skill(kakaoPayload({ utterance: '거절된 콜백', userId: u, callbackUrl: url }), {
+          'x-request-id': rid,
+        })
         expect(res).toEqual({ status: 200, json: text('답변: 거절된 콜백') })
         const row = await h.userOf(u)
         expect((await h.tasksOf(row!.id)).map((t) => t.callback_url)).toEqual([null])
@@ -408,6 +411,13 @@ for (const dialect of await testDialects()) {
           { type: 'callback_refused', detail: { host } },
         ])
         expect(fakes.kakao.arrivals.length).toBe(arrivals)
+        // The operator sees why the callback was not used.
+        expect(logs.lines.filter((l) => l.reqId === rid && l.level === 40)).toEqual([
+          expect.objectContaining({
+            host,
+            msg: 'callbackUrl host is not in CALLBACK_ALLOWED_HOSTS; it will not be used',
+          }),
+        ])
       },
     )
 
@@ -440,8 +450,13 @@ for (const dialect of await testDialects()) {
         gate.open()
         expect(await again).toEqual({ status: 200, json: text('답변: 기다리는 질문') })
         expect((await h.tasksOf(row!.id)).map((t) => t.id)).toEqual([task!.id])
-        // The repeat never reached the pipeline.
+        // The repeat never reached the pipeline, and the log says why.
         expect(probe.of(u).length).toBe(1)
+        expect(
+          logs.lines.filter(
+            (l) => l.reqId === rid && l.msg === 'duplicate delivery of a request: no second task',
+          ),
+        ).toEqual([expect.objectContaining({ level: 30, taskId: task!.id })])
       } finally {
         gate.open()
         pool.waitFor = original
