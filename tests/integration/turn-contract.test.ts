@@ -118,15 +118,20 @@ function startGate(target: string) {
     async fetch(req) {
       const body = await req.arrayBuffer()
       await opened
-      const res = await fetch(`${target}${new URL(req.url).pathname}`, {
-        method: req.method,
-        headers: {
-          'content-type': 'application/json',
-          authorization: req.headers.get('authorization') ?? '',
-        },
-        body,
-      })
-      return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers })
+      try {
+        const res = await fetch(`${target}${new URL(req.url).pathname}`, {
+          method: req.method,
+          headers: {
+            'content-type': 'application/json',
+            authorization: req.headers.get('authorization') ?? '',
+          },
+          body,
+        })
+        return new Response(await res.arrayBuffer(), { status: res.status, headers: res.headers })
+      } catch {
+        // The model is gone (the test is over): the worker sees an upstream failure.
+        return Response.json({ error: { message: 'model gone' } }, { status: 502 })
+      }
     },
   })
   registerStop('server', 'model gate', () => server.stop(true))
@@ -429,12 +434,14 @@ for (const dialect of await testDialects()) {
       const original = pool.waitFor
       const seen = new Set<string>()
       const entered = Promise.withResolvers<void>()
+      let repeatWait: { at: number; ms: number } | null = null
       // The first copy gives up waiting at once (so this test does not wait out its budget); the second waits.
       pool.waitFor = (taskId, waitMs) => {
         if (!seen.has(taskId)) {
           seen.add(taskId)
           return Promise.resolve(null)
         }
+        repeatWait = { at: Date.now(), ms: waitMs }
         const waiting = original(taskId, waitMs)
         entered.resolve()
         return waiting
@@ -445,10 +452,15 @@ for (const dialect of await testDialects()) {
         const row = await h.userOf(u)
         const [task] = await h.tasksOf(row!.id)
         expect(first).toEqual({ status: 200, json: PENDING(task!.id) })
+        const sentAt = Date.now()
         const again = skill(payload, { 'x-request-id': rid })
         await Promise.race([entered.promise, again])
         gate.open()
         expect(await again).toEqual({ status: 200, json: text('답변: 기다리는 질문') })
+        // It waited until its own arrival plus the inline wait (not the first copy's, not none at all).
+        const waited = repeatWait as { at: number; ms: number } | null
+        expect(waited!.at + waited!.ms).toBeGreaterThanOrEqual(sentAt + k.config.kakao.inline_wait_ms)
+        expect(waited!.ms).toBeLessThanOrEqual(k.config.kakao.inline_wait_ms)
         expect((await h.tasksOf(row!.id)).map((t) => t.id)).toEqual([task!.id])
         // The repeat never reached the pipeline, and the log says why.
         expect(probe.of(u).length).toBe(1)
