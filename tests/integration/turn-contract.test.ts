@@ -615,7 +615,7 @@ for (const dialect of await testDialects()) {
         dialect: dialect as Dialect,
         label: `turn-open-${dialect}`,
         env: { ...fakes.env, DEBUG: 'true' },
-        toml: `[kakao]\nturn_budget_ms = 600\ninline_wait_ms = 0\n[worker]\nconcurrency = 0\n${PROBE_ORDER([
+        toml: `[kakao]\nturn_budget_ms = 1000\ninline_wait_ms = 0\n[worker]\nconcurrency = 0\n${PROBE_ORDER([
           'late-answer',
           'prompt-resolver',
           'history-context',
