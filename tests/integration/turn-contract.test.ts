@@ -47,7 +47,11 @@ const refusal = (status: number, code: string, message: string) => ({
   json: { error: { code, message } },
 })
 
-/** Statements as sent: whitespace collapsed, lower case. */
+/**
+ * Statements as sent: whitespace collapsed, lower case. The patterns below name store functions by their SQL;
+ * the fast-path test also expects each one where it must be sent (a new user, a repeat), so a rewritten
+ * statement fails loudly there instead of making the "not sent" checks pass by default.
+ */
 const norm = (sql: string) => sql.replace(/\s+/g, ' ').trim().toLowerCase()
 /** upsertUser's read: the slow path of a new user (or a changed plusfriendUserKey). */
 const USER_READ = /^select \* from appuser where bot_id = \$1 and kakao_user_id = \$2/
