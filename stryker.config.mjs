@@ -34,6 +34,7 @@ const MODULES = {
   turn: {
     mutate: ['src/kakao/turn.ts'],
     runs: [
+      `${SQLITE} tests/integration/turn-contract.test.ts`,
       `${SQLITE} tests/integration/kakao-http.test.ts`,
       `${SQLITE} tests/integration/kakao-turn.test.ts`,
     ],
