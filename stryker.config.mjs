@@ -32,9 +32,11 @@ const MODULES = {
     ],
   },
   turn: {
-    mutate: ['src/kakao/turn.ts'],
+    mutate: ['src/kakao/turn.ts', 'src/kakao/context-cache.ts'],
     runs: [
       `${SQLITE} tests/integration/turn-contract.test.ts`,
+      'tests/unit/context-cache.test.ts',
+      `${SQLITE} tests/integration/context-cache.test.ts`,
       `${SQLITE} tests/integration/kakao-http.test.ts`,
       `${SQLITE} tests/integration/kakao-turn.test.ts`,
     ],

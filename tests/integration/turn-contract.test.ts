@@ -216,16 +216,20 @@ for (const dialect of await testDialects()) {
           KAKAO_SKILL_SECRET: SECRET,
           KAKAO_BOT_IDS: BOT,
         },
-        toml: `[kakao]\nmax_utterance_chars = 20\ninline_wait_ms = 3000\n${PROBE_ORDER([
-          'late-answer',
-          'crisis-guard',
-          'forget-me',
-          'name-command',
-          'rate-limit',
-          'prompt-resolver',
-          'history-context',
-          'ai-dispatch',
-        ])}`,
+        // context_cache_size = 0: these bots pin the read path (a user's first turn on an instance, a stale retry);
+        // the remembered path is pinned by context-cache.test.ts and ack-statements.test.ts.
+        toml: `[kakao]\ncontext_cache_size = 0\nmax_utterance_chars = 20\ninline_wait_ms = 3000\n${PROBE_ORDER(
+          [
+            'late-answer',
+            'crisis-guard',
+            'forget-me',
+            'name-command',
+            'rate-limit',
+            'prompt-resolver',
+            'history-context',
+            'ai-dispatch',
+          ],
+        )}`,
         logLevel: 'debug',
         logDestination: logs,
       })
@@ -619,12 +623,9 @@ for (const dialect of await testDialects()) {
         dialect: dialect as Dialect,
         label: `turn-open-${dialect}`,
         env: { ...fakes.env, DEBUG: 'true' },
-        toml: `[kakao]\nturn_budget_ms = 1000\ninline_wait_ms = 0\n[worker]\nconcurrency = 0\n${PROBE_ORDER([
-          'late-answer',
-          'prompt-resolver',
-          'history-context',
-          'ai-dispatch',
-        ])}`,
+        toml: `[kakao]\ncontext_cache_size = 0\nturn_budget_ms = 1000\ninline_wait_ms = 0\n[worker]\nconcurrency = 0\n${PROBE_ORDER(
+          ['late-answer', 'prompt-resolver', 'history-context', 'ai-dispatch'],
+        )}`,
         logLevel: 'info',
         logDestination: logs,
       })
