@@ -37,6 +37,7 @@ const MODULES = {
       `${SQLITE} tests/integration/turn-contract.test.ts`,
       'tests/unit/context-cache.test.ts',
       `${SQLITE} tests/integration/context-cache.test.ts`,
+      `${SQLITE} tests/integration/ack-statements.test.ts`,
       `${SQLITE} tests/integration/kakao-http.test.ts`,
       `${SQLITE} tests/integration/kakao-turn.test.ts`,
     ],

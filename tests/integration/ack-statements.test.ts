@@ -104,6 +104,8 @@ for (const dialect of await testDialects()) {
       expect(input).toMatchObject({ v: 2, utterance: '오늘 날씨 어때요?', promptName: 'default' })
       expect(input.messages).toBeUndefined()
       expect(counter.n).toBeLessThanOrEqual(LIMIT[dialect as Dialect])
+      // The instance remembered the user from the first turn: no read of the user before the pipeline.
+      expect(counter.sql.filter((s) => s.startsWith('select u.*'))).toEqual([])
     })
   })
 }
