@@ -92,5 +92,41 @@ export function createLogger(options: LoggerOptions): Logger {
   )
 }
 
+const LEVEL_METHODS = new Set(['trace', 'debug', 'info', 'warn', 'error', 'fatal'])
+const noop = () => {}
+/** Each lazy logger's way to its real pino child. */
+const materialise = new WeakMap<Logger, () => Logger>()
+
+/**
+ * `parent.child(bindings)`, made only when a line is written at an enabled level. A pino child serializes (and
+ * redacts) its bindings when it is made; the ack made two per request (reqId, userId) for lines that, at info,
+ * are rarely written. The lazy logger answers `isLevelEnabled` and disabled levels itself; anything else makes
+ * the real child once and goes to it. Its own `child()` is lazy too.
+ */
+export function lazyChild(parent: Logger, bindings: pino.Bindings): Logger {
+  let real: Logger | null = null
+  const made = () => {
+    // A lazy parent is made real first (its own child() would hand back another lazy logger).
+    real ??= (materialise.get(parent)?.() ?? parent).child(bindings)
+    return real
+  }
+  const isLevelEnabled = (level: string) => parent.isLevelEnabled(level)
+  const proxy: Logger = new Proxy(parent, {
+    get(_target, prop) {
+      if (real === null) {
+        if (typeof prop === 'string' && LEVEL_METHODS.has(prop) && !parent.isLevelEnabled(prop)) return noop
+        if (prop === 'isLevelEnabled') return isLevelEnabled
+        if (prop === 'level') return parent.level
+        if (prop === 'child') return (more: pino.Bindings) => lazyChild(proxy, more)
+      }
+      const target = made()
+      const value = Reflect.get(target, prop, target)
+      return typeof value === 'function' ? value.bind(target) : value
+    },
+  })
+  materialise.set(proxy, made)
+  return proxy
+}
+
 /** A logger that discards everything; for tests and CLI commands that print their own output. */
 export const silentLogger = (): Logger => pino({ level: 'silent' })

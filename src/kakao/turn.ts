@@ -1,7 +1,7 @@
 import { timingSafeEqual } from 'node:crypto'
 import type { Config } from '../config.ts'
 import { AppError, isAppError } from '../errors.ts'
-import type { Logger } from '../logger.ts'
+import { type Logger, lazyChild } from '../logger.ts'
 import type { Pipeline } from '../pipeline/build.ts'
 import type { TaskQueue, Turn } from '../pipeline/types.ts'
 import { type Conversation, currentConversation, touchConversationAt } from '../store/conversations.ts'
@@ -170,7 +170,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       const requestId = req.headers.get('x-request-id')?.slice(0, 200) || null
       // Every turn's lines share a reqId: Kakao's X-Request-Id when it sends one, else a fresh id (also the turn id).
       const turnId = requestId ?? Bun.randomUUIDv7()
-      const log = deps.log.child({ reqId: turnId })
+      const log = lazyChild(deps.log, { reqId: turnId })
       const utterance = payload.userRequest.utterance.trim()
       // The whole request at debug (Open Builder setup problems); the logger masks secrets and the callback token.
       if (log.isLevelEnabled('debug'))
@@ -232,7 +232,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
             history: [],
             vars: {},
             reply: null,
-            log: log.child({ userId: user.id }),
+            log: lazyChild(log, { userId: user.id }),
             ...(cachedContext ? { cachedContext } : {}),
           }
           turn.log.debug({ utterance }, 'turn')
