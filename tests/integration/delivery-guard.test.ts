@@ -41,9 +41,14 @@ function configWith(o: { settleMs?: number; intervalMs?: number; minAttemptMs?: 
 
 const silent = () => createLogger({ level: 'silent' })
 
-/** A logger whose lines (parsed) are kept, to count what an operator would see. */
-function capturingLogger(): { log: Logger; lines: { level: number; msg: string }[] } {
-  const lines: { level: number; msg: string }[] = []
+type LogLine = { level: number; msg: string } & Record<string, unknown>
+
+/**
+ * A logger whose warn-and-above lines (parsed) are kept: those reach the logmessage table, where an operator
+ * sees them, so who logged (component, taskId) and how often is behaviour; the wording is not asserted.
+ */
+function capturingLogger(): { log: Logger; lines: LogLine[] } {
+  const lines: LogLine[] = []
   const log = createLogger({
     level: 'warn',
     destination: { write: (line) => void lines.push(JSON.parse(line)) },
@@ -446,7 +451,8 @@ for (const dialect of await testDialects()) {
         const task = await makeTask({ status: 'completed', aiResponse: long })
         kakao.failAll(true, 400)
         const { metrics, callbacks } = metricsRecorder()
-        await delivery({ metrics }).deliver(task)
+        const { log, lines } = capturingLogger()
+        await delivery({ metrics, log }).deliver(task)
         const message = 'Invalid callback token. Check your callback token.'
         expect(kakao.arrivalsFor(task.callbackUrl!).map((a) => a.status)).toEqual(['FAIL'])
         const after = await row(task)
@@ -463,6 +469,7 @@ for (const dialect of await testDialects()) {
             detail: { task_id: task.id, http_status: 400, kakao_status: 'FAIL', message },
           },
         ])
+        expect(lines.map((l) => [l.level, l.taskId])).toEqual([[40, task.id]])
       })
 
       test('a refused apology without a reason is recorded with its HTTP status', async () => {
@@ -575,10 +582,12 @@ for (const dialect of await testDialects()) {
       test('a pass marks callbacks past their life expired, counts them and logs an event; nothing is POSTed', async () => {
         const task = await makeTask({ status: 'processing', expiresInMs: -1000, deadlineInMs: -2000 })
         const { metrics, callbacks } = metricsRecorder()
-        const guard = guardOf({ metrics })
+        const { log, lines } = capturingLogger()
+        const guard = guardOf({ metrics, log })
         await guard.sweep()
         await guard.stop()
         expect((await row(task)).callbackStatus).toBe('expired')
+        expect(lines.map((l) => [l.level, l.component, l.taskId])).toEqual([[40, 'delivery-guard', task.id]])
         expect(callbacks).toEqual(['expired'])
         expect(await eventsOf(task)).toEqual([
           { type: 'callback_expired', detail: { task_id: task.id, status: 'processing' } },
@@ -645,7 +654,9 @@ for (const dialect of await testDialects()) {
       test('a delivery that throws does not break the pass or stop()', async () => {
         const task = await makeTask({ status: 'processing', deadlineInMs: -100 })
         const tried: string[] = []
+        const { log, lines } = capturingLogger()
         const guard = guardOf({
+          log,
           delivery: {
             deliver: async (t) => {
               tried.push(t.id)
@@ -655,7 +666,11 @@ for (const dialect of await testDialects()) {
         })
         await guard.sweep()
         await guard.stop()
-        expect(tried).toContain(task.id)
+        expect(tried).toEqual([task.id])
+        // An error line (a person must act) names the task and carries the error.
+        expect(
+          lines.map((l) => [l.level, l.component, l.taskId, (l.err as { message?: string })?.message]),
+        ).toEqual([[50, 'delivery-guard', task.id, 'boom']])
       })
 
       test('a failing pass is caught, logged once per 10 s, and retried on the next tick', async () => {
@@ -680,7 +695,9 @@ for (const dialect of await testDialects()) {
         await expect(guard.sweep()).resolves.toBeUndefined()
         guard.start()
         await waitFor(() => failures >= 3, { what: 'three failed passes', timeoutMs: 3000 })
-        expect(lines.map((l) => l.msg)).toEqual(['delivery guard pass failed; retrying'])
+        expect(lines.map((l) => [l.level, l.component, (l.err as { message?: string })?.message])).toEqual([
+          [40, 'delivery-guard', 'database unavailable'],
+        ])
         const task = await makeTask({ status: 'processing', deadlineInMs: -100 })
         broken = false
         await waitFor(() => kakao.arrivalsFor(task.callbackUrl!).length === 1, {
