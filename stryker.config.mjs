@@ -21,7 +21,10 @@ const MODULES = {
   },
   delivery: {
     mutate: ['src/delivery/delivery.ts', 'src/delivery/guard.ts'],
-    runs: [`${SQLITE} tests/integration/kakao-turn.test.ts`],
+    runs: [
+      `${SQLITE} tests/integration/delivery-guard.test.ts`,
+      `${SQLITE} tests/integration/kakao-turn.test.ts`,
+    ],
   },
   tasks: {
     mutate: ['src/store/tasks.ts', 'src/store/task-claims.ts', 'src/store/task-delivery.ts'],
