@@ -20,7 +20,7 @@ const MODULES = {
     ],
   },
   delivery: {
-    mutate: ['src/delivery/delivery.ts', 'src/delivery/guard.ts'],
+    mutate: ['src/delivery/delivery.ts', 'src/delivery/guard.ts', 'src/delivery/callback.ts'],
     runs: [
       `${SQLITE} tests/integration/delivery-guard.test.ts`,
       `${SQLITE} tests/integration/kakao-turn.test.ts`,
