@@ -84,6 +84,16 @@ describe('context cache', () => {
     expect(cache.get('a', cutoff, null)).toBeNull()
   })
 
+  test('writing an entry again makes it the most recent', () => {
+    const cache = new ContextCache(2)
+    cache.set('a', entry())
+    cache.set('b', entry())
+    cache.set('a', entry({ user: { name: '민수' } }))
+    cache.set('c', entry())
+    expect(cache.get('b', cutoff, null)).toBeNull()
+    expect(cache.get('a', cutoff, null)?.user.name).toBe('민수')
+  })
+
   test('capacity 0 remembers nothing', () => {
     const cache = new ContextCache(0)
     cache.set('a', entry())
