@@ -25,7 +25,8 @@ export interface BenchEnv {
   kakao: FakeKakao
   /** Set when the default pipeline had to be shortened (plugins/name-command missing). */
   pipelineNote: string | null
-  startKbot(label: string, env?: Record<string, string>): Promise<BenchServer>
+  /** `root`: another kbot checkout on the same database (it must have the same migrations). */
+  startKbot(label: string, env?: Record<string, string>, root?: string): Promise<BenchServer>
   setModelDelay(ms: number): void
   /** Forgets unfinished work, so that a phase's backlog never runs (or calls back) during the next one. */
   resetQueue(): Promise<void>
@@ -103,7 +104,7 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       model,
       kakao,
       pipelineNote,
-      startKbot: (label, env = {}) => startServer({ label, env: { ...baseEnv, ...env } }),
+      startKbot: (label, env = {}, root) => startServer({ label, env: { ...baseEnv, ...env }, root }),
       setModelDelay,
       resetQueue,
       close,

@@ -55,9 +55,13 @@ function startSink() {
 }
 
 interface Side {
-  name: 'floor' | 'kbot'
+  /** `base`: the same-run baseline, another kbot checkout (BENCH_BASELINE_ROOT), e.g. main before a change. */
+  name: 'floor' | 'kbot' | 'base'
   url: string
 }
+
+/** Another kbot checkout measured beside this one and the floor, in the same run: before/after without noise. */
+const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT || null
 
 /**
  * kbot beside the floor in the same run: wrk at 16 and 64 connections, alternating floor and kbot, `rounds`
@@ -118,13 +122,25 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
       { name: 'floor', url: floor.url },
       { name: 'kbot', url: kbot.url },
     ]
+    if (BASELINE_ROOT) {
+      const base = await env.startKbot(
+        'floor-base',
+        { WORKER_CONCURRENCY: '3', CALLBACK_ALLOWED_HOSTS: allowed },
+        BASELINE_ROOT,
+      )
+      servers.push(base)
+      sides.push({ name: 'base', url: base.url })
+      ctx.log(`floor: baseline ${BASELINE_ROOT} measured beside kbot and the floor`)
+    }
     ctx.log(
       `floor: warm-up ${warmupS} s each, then ${rounds} round(s) of ${durationS} s at ${connections.join(' and ')} connections, alternating`,
     )
     for (const side of sides) await wrk(side, 16, warmupS, null)
     for (const c of connections) {
       for (let r = 0; r < rounds; r++) {
-        for (const side of r % 2 === 0 ? sides : [...sides].reverse())
+        // Each round starts with another side, so that no side always follows the same one.
+        const order = sides.map((_, i) => sides[(i + r) % sides.length]!)
+        for (const side of r % 2 === 0 ? order : order.reverse())
           await wrk(side, c, durationS, `${side.name}.c${c}`)
       }
     }
@@ -168,8 +184,14 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
       metrics[`floor.kbot_acks_c${c}`] = best(`kbot.c${c}`)
       metrics[`floor.share_c${c}`] = best(`kbot.c${c}`) / best(`floor.c${c}`)
     }
+    if (BASELINE_ROOT)
+      for (const c of connections) {
+        metrics[`floor.base_acks_c${c}`] = best(`base.c${c}`)
+        metrics[`floor.base_share_c${c}`] = best(`base.c${c}`) / best(`floor.c${c}`)
+      }
     metrics['floor.p50_ratio_c16'] = p50('kbot.c16') / p50('floor.c16')
     metrics['floor.p99_ratio_200'] = fixed.kbot!.p99 / fixed.floor!.p99
+    if (fixed.base) metrics['floor.base_p99_ratio_200'] = fixed.base.p99 / fixed.floor!.p99
     metrics['floor.sqlite_share_c16'] = best('sqlite.kbot.c16') / best('sqlite.floor.c16')
     const wrkCpu = Math.max(
       ...Object.values(runs)
@@ -192,10 +214,14 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
         ...connections.map(
           (c) =>
             `floor c${c}: floor ${range(`floor.c${c}`)} acks/s, kbot ${range(`kbot.c${c}`)} acks/s ` +
-            `(p50 floor ${round(p50(`floor.c${c}`))} ms, kbot ${round(p50(`kbot.c${c}`))} ms)`,
+            `(p50 floor ${round(p50(`floor.c${c}`))} ms, kbot ${round(p50(`kbot.c${c}`))} ms)` +
+            (BASELINE_ROOT
+              ? `; baseline ${range(`base.c${c}`)} acks/s (share ${round(best(`base.c${c}`) / best(`floor.c${c}`))}, p50 ${round(p50(`base.c${c}`))} ms)`
+              : ''),
         ),
         `floor at 200/s: p50 floor ${round(fixed.floor!.p50)} ms / kbot ${round(fixed.kbot!.p50)} ms; ` +
-          `p99 floor ${round(fixed.floor!.p99)} ms / kbot ${round(fixed.kbot!.p99)} ms`,
+          `p99 floor ${round(fixed.floor!.p99)} ms / kbot ${round(fixed.kbot!.p99)} ms` +
+          (fixed.base ? `; baseline p50 ${round(fixed.base.p50)} / p99 ${round(fixed.base.p99)} ms` : ''),
         `floor SQLite c16: floor ${range('sqlite.floor.c16')} acks/s, kbot ${range('sqlite.kbot.c16')} acks/s`,
         `floor: wrk (1 thread) used at most ${Math.round(wrkCpu)}% of one core`,
       ],

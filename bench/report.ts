@@ -148,6 +148,26 @@ export const METRICS: readonly MetricDef[] = [
     target: { op: '<=', value: 2 },
   },
   {
+    key: 'floor.base_share_c16',
+    group: 'floor',
+    label: "baseline's share of the floor's acks/s, 16 conns (BENCH_BASELINE_ROOT)",
+    unit: '×',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.base_share_c64',
+    group: 'floor',
+    label: "baseline's share of the floor's acks/s, 64 conns",
+    unit: '×',
+    higherIsBetter: true,
+  },
+  {
+    key: 'floor.base_p99_ratio_200',
+    group: 'floor',
+    label: "baseline's ack p99 as a multiple of the floor, 200 req/s",
+    unit: '×',
+  },
+  {
     key: 'floor.sqlite_share_c16',
     group: 'floor',
     label: "SQLite: kbot's share of the SQLite floor, 16 conns",

@@ -11,8 +11,8 @@ const live = new Set<Subprocess>()
 /** Set once the bench is shutting down: from then on nothing new is started (no orphans after Ctrl-C). */
 let closed = false
 
-function spawn(args: string[], env: Record<string, string>, stdout: 'ignore' | 'pipe') {
-  return spawnTracked(['bun', 'cli/index.ts', ...args], env, stdout)
+function spawn(args: string[], env: Record<string, string>, stdout: 'ignore' | 'pipe', root = KBOT_ROOT) {
+  return spawnTracked(['bun', 'cli/index.ts', ...args], env, stdout, root)
 }
 
 /** Any child process of the bench, killed by `killAll` on every way out. */
@@ -20,10 +20,11 @@ export function spawnTracked(
   cmd: string[],
   env: Record<string, string>,
   stdout: 'ignore' | 'pipe' = 'ignore',
+  cwd = KBOT_ROOT,
 ) {
   if (closed) throw new Error('the bench is shutting down')
   const proc = Bun.spawn(cmd, {
-    cwd: KBOT_ROOT,
+    cwd,
     env: { PATH: process.env.PATH ?? '', HOME: process.env.HOME ?? '', ...env },
     stdin: 'ignore',
     stdout,
@@ -74,12 +75,15 @@ export async function startServer(opts: {
   label: string
   env: Record<string, string>
   timeoutMs?: number
+  /** Another kbot checkout to run (the floor phase's same-run baseline); KBOT_ROOT by default. */
+  root?: string
 }): Promise<BenchServer> {
   const spawnedAt = performance.now()
   const proc = spawn(
     ['serve', '--port', '0', '--host', '127.0.0.1'],
     { LOG_LEVEL: 'info', ...opts.env },
     'ignore',
+    opts.root,
   )
 
   const problems: Record<string, unknown>[] = []
