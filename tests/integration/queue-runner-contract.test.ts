@@ -20,6 +20,7 @@ import {
 } from '../../src/queue/types.ts'
 import type { Db, Dialect, Notifier } from '../../src/store/db.ts'
 import { logEvent } from '../../src/store/events.ts'
+import { claimTasks } from '../../src/store/task-claims.ts'
 import { enqueueTask, type Task } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
 import { registerStop, useCleanup } from '../helpers/cleanup.ts'
@@ -128,7 +129,13 @@ const captureLog = () => {
     level: 'debug',
     destination: { write: (l: string) => lines.push(JSON.parse(l)) },
   })
-  return { log, lines, msgs: (part: string) => lines.filter((l) => l.msg.includes(part)) }
+  return {
+    log,
+    lines,
+    msgs: (part: string) => lines.filter((l) => l.msg.includes(part)),
+    /** Warnings and errors: none on a normal path (a handler without hooks, a runner without a notifier). */
+    troubles: () => lines.filter((l) => l.level >= WARN).map((l) => l.msg),
+  }
 }
 const WARN = 40
 const ERROR = 50
@@ -236,7 +243,7 @@ for (const dialect of await testDialects()) {
         },
         onCompleted: (task) => void completed.push(task),
       })
-      const { runner, spy, metricsCalls } = makeRunner([handler])
+      const { runner, spy, metricsCalls, logs } = makeRunner([handler])
       // waitFor must hear of the result from the runner itself, not from its database look-up.
       spy.failLookups = true
       await runner.start()
@@ -257,6 +264,7 @@ for (const dialect of await testDialects()) {
       const stored = await rowOf(task.id)
       expect(stored).toMatchObject({ status: 'completed', lease_owner: null, lease_until: null, error: null })
       expect(runner.stats().busy).toBe(0)
+      expect(logs.troubles()).toEqual([])
     })
 
     test('complete(write) stores the write and the completion in one transaction, once', async () => {
@@ -273,7 +281,7 @@ for (const dialect of await testDialects()) {
           )
         },
       })
-      const { runner, spy } = makeRunner([handler])
+      const { runner, spy, logs } = makeRunner([handler])
       await runner.start()
       const task = (await runner.enqueue(kind, { n: 1 }))!
       const row = await rowWhen(task.id, (r) => r.status === 'completed')
@@ -283,8 +291,28 @@ for (const dialect of await testDialects()) {
       expect(results[0]).toMatchObject({ id: task.id, status: 'completed', aiResponse: 'the answer' })
       const marks = await t.store.db.query<Row>('select detail from eventlog')
       expect(marks.filter((m) => JSON.stringify(m.detail).includes(`write-${task.id}`))).toHaveLength(1)
-      // The handler completed: the runner does not try again.
+      // The handler completed: the runner does not try again. It has no hooks: none is missed.
       expect(spy.stmts.filter((s) => isStatusWrite(s) && s.params[0] === task.id)).toHaveLength(1)
+      expect(logs.troubles()).toEqual([])
+    })
+
+    test('a handler that throws after completing leaves the completed task as it is, and is no crash', async () => {
+      const kind = kindOf('after')
+      const handler = defineTaskHandler<{ n: number }>({
+        kind,
+        async run(_task, ctx) {
+          await ctx.complete(async () => ({ aiResponse: 'kept' }))
+          throw final(new Error('too late to fail'))
+        },
+      })
+      const { runner, logs, metricsCalls } = makeRunner([handler])
+      await runner.start()
+      const task = (await runner.enqueue(kind, { n: 1 }))!
+      await rowWhen(task.id, (r) => r.status === 'completed')
+      await waitFor(() => runner.stats().busy === 0)
+      expect(await rowOf(task.id)).toMatchObject({ status: 'completed', ai_response: 'kept', error: null })
+      expect(metricsCalls).toEqual([])
+      expect(logs.lines.filter((l) => l.level >= ERROR)).toEqual([])
     })
 
     test('enqueue: unknown kinds are refused; attempts, deadline and options come from the handler and caller', async () => {
@@ -407,10 +435,12 @@ for (const dialect of await testDialects()) {
         },
         onFailed(task, ctx) {
           failed.push(task)
-          ctx.background(Promise.resolve().then(() => void backgroundRan.push(task.id)))
+          // Tracked by the runner: its failure is logged, never thrown.
+          ctx.background(Promise.reject(new Error('alert not sent')))
+          backgroundRan.push(task.id)
         },
       })
-      const { runner, spy, metricsCalls } = makeRunner([handler])
+      const { runner, spy, metricsCalls, logs } = makeRunner([handler])
       spy.failLookups = true
       await runner.start()
       const { user } = await upsertUser(t.store.db, { botId: 'b', kakaoUserId: `u-${kind}` })
@@ -430,8 +460,15 @@ for (const dialect of await testDialects()) {
       const detail = typeof mine[0]!.detail === 'string' ? JSON.parse(mine[0]!.detail) : mine[0]!.detail
       expect(detail).toEqual({ task_id: task.id, reason: 'flaky', attempts: 2 })
       expect(failed.map((f) => [f.id, f.status])).toEqual([[task.id, 'failed']])
-      await waitFor(() => backgroundRan.length === 1)
+      expect(backgroundRan).toEqual([task.id])
+      await waitFor(() => logs.msgs('background work of a task failed').length === 1)
       expect(metricsCalls).toEqual([`${kind}:retried`, `${kind}:failed`])
+      // No onRetry: none is missed. (The failure itself is logged as an error.)
+      expect(logs.troubles()).toEqual([
+        'attempt failed; retrying',
+        'task failed',
+        'background work of a task failed',
+      ])
     })
 
     test('a final error fails at once; a handler classify overrides the default', async () => {
@@ -457,7 +494,7 @@ for (const dialect of await testDialects()) {
           reason: `classified: ${(err as Error).message}`,
         }),
       })
-      const { runner, metricsCalls } = makeRunner([finalHandler, classified])
+      const { runner, metricsCalls, logs } = makeRunner([finalHandler, classified])
       await runner.start()
       const a = (await runner.enqueue(kind, { n: 1 }))!
       const b = (await runner.enqueue(own, { n: 1 }))!
@@ -468,6 +505,8 @@ for (const dialect of await testDialects()) {
       expect([Number(ra.attempts), Number(rb.attempts)]).toEqual([1, 1])
       expect(calls.sort()).toEqual([kind, own].sort())
       expect(metricsCalls.sort()).toEqual([`${kind}:failed`, `${own}:failed`].sort())
+      // No onFailed: none is missed.
+      expect(logs.msgs('task crashed')).toEqual([])
     })
 
     test('a task whose attempts were used up by lost workers fails without running; the last attempt still runs', async () => {
@@ -575,7 +614,7 @@ for (const dialect of await testDialects()) {
       const started = new Set<string>()
       const outcome = new Map<string, unknown>()
       const hooks: string[] = []
-      const handler = defineTaskHandler<{ mode: 'complete' | 'retry' | 'final' }>({
+      const handler = defineTaskHandler<{ mode: 'complete' | 'retry' | 'final' | 'complete-then-throw' }>({
         kind,
         async run(task, ctx) {
           started.add(task.id)
@@ -589,17 +628,20 @@ for (const dialect of await testDialects()) {
               return { aiResponse: 'too late' }
             }),
           )
+          // A handler that fails after its completion was refused: still no write, and no crash.
+          if (task.input.mode === 'complete-then-throw') throw retryable(new Error('and then'))
         },
         onRetry: (task) => void hooks.push(`retry ${task.id}`),
         onFailed: (task) => void hooks.push(`failed ${task.id}`),
         onCompleted: (task) => void hooks.push(`completed ${task.id}`),
       })
-      const { runner, metricsCalls, logs } = makeRunner([handler], { leaseMs: 30_000, concurrency: 3 })
+      const { runner, metricsCalls, logs } = makeRunner([handler], { leaseMs: 30_000, concurrency: 4 })
       await runner.start()
       const ids = [
         (await insertQuiet(kind, { mode: 'complete' })).id,
         (await insertQuiet(kind, { mode: 'retry' })).id,
         (await insertQuiet(kind, { mode: 'final' })).id,
+        (await insertQuiet(kind, { mode: 'complete-then-throw' })).id,
       ]
       for (const id of ids) gates.set(id, gate())
       runner.wake()
@@ -608,8 +650,9 @@ for (const dialect of await testDialects()) {
         await t.store.db.query("update aiprocessingtask set lease_owner = 'thief/2' where id = $1", [id])
         gates.get(id)!.open()
       }
-      await waitFor(() => outcome.size === 1 && runner.stats().busy === 0)
+      await waitFor(() => outcome.size === 2 && runner.stats().busy === 0)
       expect(outcome.get(ids[0]!)).toBeNull()
+      expect(outcome.get(ids[3]!)).toBeNull()
       const marks = await t.store.db.query<Row>('select detail from eventlog')
       expect(marks.filter((m) => JSON.stringify(m.detail).includes(`fenced-${ids[0]}`))).toEqual([])
       for (const id of ids) {
@@ -725,10 +768,14 @@ for (const dialect of await testDialects()) {
       })
       const ids: string[] = []
       for (let i = 0; i < 5; i++) ids.push((await insertQuiet(kind, { n: i })).id)
-      const { runner } = makeRunner([handler], { concurrency: 2 })
+      const { runner, spy } = makeRunner([handler], { concurrency: 2 })
       await runner.start()
       await waitFor(() => now === 2)
       expect(runner.stats().busy).toBe(2)
+      // Full: no claiming until a slot is free (the poll is a minute away). The short wait proves an absence.
+      const claims = spy.stmts.filter((s) => isClaim(s.sql)).length
+      await Bun.sleep(50)
+      expect(spy.stmts.filter((s) => isClaim(s.sql)).length).toBe(claims)
       const rows = await Promise.all(ids.map(rowOf))
       expect(rows.filter((r) => r.status === 'processing')).toHaveLength(2)
       release.open()
@@ -750,7 +797,8 @@ for (const dialect of await testDialects()) {
       const { runner } = makeRunner([handler], { notifier: fake.notifier })
       await runner.start()
       await runner.start()
-      expect(fake.listens.map((l) => l.channel)).toEqual([WAKE_CHANNEL])
+      // The channel name is shared with every other instance (and older versions): it is part of the contract.
+      expect(fake.listens.map((l) => l.channel)).toEqual(['kbot_wake'])
       await rowWhen(before.id, (r) => r.status === 'completed', 'the task that was waiting at start')
       const listen = fake.listens[0]!
       const viaNotify = await insertQuiet(kind, { n: 1 })
@@ -792,7 +840,7 @@ for (const dialect of await testDialects()) {
       await none.runner.start()
       expect(fake.listens).toEqual([])
       none.runner.wake()
-      expect(fake.notified).toEqual([WAKE_CHANNEL])
+      expect(fake.notified).toEqual(['kbot_wake'])
       none.runner.wake()
       none.runner.wake()
       await waitFor(() => fake.notified.length === 2, { what: 'the throttled second NOTIFY' })
@@ -801,11 +849,21 @@ for (const dialect of await testDialects()) {
       expect(fake.notified).toHaveLength(2)
       expect(none.logs.msgs('NOTIFY failed')).toHaveLength(2)
 
+      // A duplicate enqueue (nothing inserted) wakes nobody.
+      await none.runner.enqueue(kind, {}, { dedupeKey: `once-${kind}` })
+      await waitFor(() => fake.notified.length === 3)
+      expect(await none.runner.enqueue(kind, {}, { dedupeKey: `once-${kind}` })).toBeNull()
+      await Bun.sleep(40)
+      expect(fake.notified).toHaveLength(3)
+
       // notifyChannel: the channel for a statement to NOTIFY in, at most once per few ms.
       const quiet = fakeNotifier()
       const other = makeRunner([noop], { concurrency: 0, notifier: quiet.notifier })
       expect(other.runner.notifyChannel!()).toBe(WAKE_CHANNEL)
       expect(other.runner.notifyChannel!()).toBeNull()
+      // Workers, but not started (or stopped): the others should take it.
+      const idle = makeRunner([noop], { concurrency: 2, notifier: fakeNotifier().notifier })
+      expect(idle.runner.notifyChannel!()).toBe(WAKE_CHANNEL)
 
       // A busy instance with a notifier: a second task goes to the others.
       const hold = gate()
@@ -870,6 +928,7 @@ for (const dialect of await testDialects()) {
           ctxs.set(task.input.name, ctx)
           try {
             await until(gates.get(task.input.name)!, ctx.signal)
+            if (task.input.name === 'failing') throw retryable(new Error('failed during the grace'))
           } finally {
             order.push(`${task.input.name} ended`)
           }
@@ -879,36 +938,144 @@ for (const dialect of await testDialects()) {
       const { runner, spy, metricsCalls, logs } = makeRunner([handler], {
         notifier: fake.notifier,
         leaseMs: 300,
+        concurrency: 4,
       })
       await runner.stop(0) // not started: nothing to do
       await runner.start()
-      gates.set('quick', gate())
-      gates.set('stuck', gate())
+      for (const name of ['quick', 'stuck', 'failing', 'late']) gates.set(name, gate())
       const quick = (await runner.enqueue(kind, { name: 'quick' }))!
       const stuck = (await runner.enqueue(kind, { name: 'stuck' }))!
-      await waitFor(() => ctxs.size === 2)
+      const failing = (await runner.enqueue(kind, { name: 'failing' }))!
+      await waitFor(() => ctxs.size === 3)
       const stopping = runner.stop(300).then(() => order.push('stopped'))
       expect(runner.stats().running).toBe(false)
+      // While stopping nothing new is claimed, whatever wakes it (a slot is free); others are told instead.
+      const late = await insertQuiet(kind, { name: 'late' })
+      fake.listens[0]!.onMessage('')
+      runner.wake()
+      expect(fake.notified).toEqual(['kbot_wake'])
       gates.get('quick')!.open()
+      gates.get('failing')!.open()
       await stopping
-      expect(order).toEqual(['quick ended', 'stuck ended', 'stopped'])
+      expect(order).toEqual(['quick ended', 'failing ended', 'stuck ended', 'stopped'])
       expect((ctxs.get('stuck')!.signal.reason as Error).message).toBe('shutdown')
       expect(ctxs.get('quick')!.signal.aborted).toBe(false)
       expect(await rowOf(quick.id)).toMatchObject({ status: 'completed' })
+      // A task that failed within the grace is retried as usual (not left leased, not released).
+      const retried = await rowOf(failing.id)
+      expect(retried).toMatchObject({
+        status: 'pending',
+        lease_owner: null,
+        error: 'failed during the grace',
+      })
+      expect(Number(retried.attempts)).toBe(1)
       const released = await rowOf(stuck.id)
       expect(released).toMatchObject({ status: 'pending', lease_owner: null, error: null })
       expect(Number(released.attempts)).toBe(0)
       const stuckOwner = ctxs.get('stuck')!.owner
       expect(statusWritesBy(spy, stuck.id, stuckOwner)).toEqual([])
-      expect(metricsCalls).toEqual([`${kind}:completed`])
+      expect(metricsCalls.sort()).toEqual([`${kind}:completed`, `${kind}:retried`])
       expect(logs.msgs('shutdown grace period over').map((l) => l.released)).toEqual([1])
       expect(fake.unlistened()).toBe(1)
       expect(runner.stats()).toMatchObject({ busy: 0, running: false })
-      // Stopped: new work is left for others.
+      // Stopped: a late announcement claims nothing, and new work is left for others.
+      const claims = spy.stmts.filter((s) => isClaim(s.sql)).length
+      fake.listens[0]!.onMessage('')
       const after = (await runner.enqueue(kind, { name: 'after' }))!
-      await waitFor(() => fake.notified.length === 1)
+      await waitFor(() => fake.notified.length === 2)
+      await Bun.sleep(30)
+      expect(spy.stmts.filter((s) => isClaim(s.sql)).length).toBe(claims)
+      expect(ctxs.has('late')).toBe(false)
+      expect((await rowOf(late.id)).status).toBe('pending')
       expect((await rowOf(after.id)).status).toBe('pending')
       await runner.stop(0)
+    })
+
+    test('stop leaves no timer behind (poll, retry wake-up, NOTIFY throttle): a stopped worker lets the process exit', async () => {
+      const kind = kindOf('timers')
+      const hold = gate()
+      const handler = defineTaskHandler<{ mode: 'retry' | 'hold' }>({
+        kind,
+        backoffMs: () => 30_000,
+        async run(task, ctx) {
+          if (task.input.mode === 'retry') throw retryable(new Error('much later'))
+          await until(hold, ctx.signal)
+        },
+      })
+      // Timers the runner itself sets (a stack through src/queue/runner.ts), until they fire or are cleared.
+      const live = new Map<unknown, string>()
+      const real = { setInterval, clearInterval, setTimeout, clearTimeout }
+      const ours = () => new Error().stack!.includes('queue/runner.ts')
+      globalThis.setInterval = ((fn: () => void, ms?: number) => {
+        const h = real.setInterval(fn, ms)
+        if (ours()) live.set(h, 'interval')
+        return h
+      }) as typeof setInterval
+      globalThis.setTimeout = ((fn: () => void, ms?: number) => {
+        const h = real.setTimeout(() => {
+          live.delete(h)
+          fn()
+        }, ms)
+        if (ours()) live.set(h, 'timeout')
+        return h
+      }) as typeof setTimeout
+      globalThis.clearInterval = ((h: Parameters<typeof clearInterval>[0]) => {
+        live.delete(h)
+        real.clearInterval(h)
+      }) as typeof clearInterval
+      globalThis.clearTimeout = ((h: Parameters<typeof clearTimeout>[0]) => {
+        live.delete(h)
+        real.clearTimeout(h)
+      }) as typeof clearTimeout
+      try {
+        const fake = fakeNotifier()
+        const { runner } = makeRunner([handler], { concurrency: 2, notifier: fake.notifier, leaseMs: 300 })
+        await runner.start()
+        const retry = (await runner.enqueue(kind, { mode: 'retry' }))!
+        await rowWhen(retry.id, (r) => r.status === 'pending' && r.error !== null)
+        await runner.enqueue(kind, { mode: 'hold' })
+        await runner.enqueue(kind, { mode: 'hold' })
+        await waitFor(() => runner.stats().busy === 2)
+        // Full: the first wake NOTIFYs at once, the second is throttled to a timer that stop() must clear.
+        runner.wake()
+        runner.wake()
+        expect(fake.notified).toHaveLength(1)
+        expect([...live.values()].sort()).toEqual(['interval', 'interval', 'interval', 'timeout', 'timeout'])
+        await runner.stop(0)
+        await Bun.sleep(20)
+        expect([...live.values()]).toEqual([])
+        expect(fake.notified).toHaveLength(1)
+      } finally {
+        Object.assign(globalThis, real)
+      }
+    })
+
+    test('the lease is renewed every third of its length while the handler runs longer than the lease', async () => {
+      const kind = kindOf('renewed')
+      const hold = gate()
+      const handler = defineTaskHandler<{ n: number }>({
+        kind,
+        async run(_task, ctx) {
+          await until(hold, ctx.signal)
+        },
+      })
+      const { runner } = makeRunner([handler], { leaseMs: 300 })
+      await runner.start()
+      const task = (await runner.enqueue(kind, { n: 1 }))!
+      const first = await rowWhen(task.id, (r) => r.status === 'processing')
+      const firstUntil = time(first.lease_until)
+      // Well past the first lease: still ours, pushed on; nobody else can claim it.
+      const later = await rowWhen(
+        task.id,
+        (r) => Date.now() > firstUntil + 300 && time(r.lease_until) > Date.now(),
+      )
+      expect(later).toMatchObject({ status: 'processing', lease_owner: first.lease_owner })
+      expect(
+        await claimTasks(t.store.db, { owner: 'thief/3', limit: 10, leaseMs: 1000, kinds: [kind] }),
+      ).toEqual([])
+      hold.open()
+      const done = await rowWhen(task.id, (r) => r.status === 'completed')
+      expect(Number(done.attempts)).toBe(1)
     })
 
     test('stop waits (at least a second) for background work, and a failed one is only logged', async () => {
