@@ -1050,6 +1050,27 @@ for (const dialect of await testDialects()) {
       }
     })
 
+    if (dialect === 'postgres') {
+      test('real LISTEN/NOTIFY: an instance without workers wakes one that has them, with no poll', async () => {
+        const kind = kindOf('notified')
+        const ran: string[] = []
+        const handler = defineTaskHandler<{ n: number }>({
+          kind,
+          async run(task) {
+            ran.push(task.id)
+          },
+        })
+        const notifier = t.store.notifier!
+        const worker = makeRunner([handler], { notifier, concurrency: 1 })
+        const front = makeRunner([handler], { notifier, concurrency: 0 })
+        await worker.runner.start()
+        await front.runner.start()
+        const task = (await front.runner.enqueue(kind, { n: 1 }))!
+        await rowWhen(task.id, (r) => r.status === 'completed', 'the task claimed after NOTIFY')
+        expect(ran).toEqual([task.id])
+      })
+    }
+
     test('the lease is renewed every third of its length while the handler runs longer than the lease', async () => {
       const kind = kindOf('renewed')
       const hold = gate()
