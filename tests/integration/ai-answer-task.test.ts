@@ -396,6 +396,8 @@ for (const dialect of await testDialects()) {
       await rowWhen(near.task.id, (r) => r.status === 'pending' && r.error !== null)
       await waitFor(() => delivered.some((d) => d.id === near.task.id))
       expect(delivered.filter((d) => d.id === near.task.id).map((d) => d.status)).toEqual(['processing'])
+      // Now, with the retry: not when the next attempt starts too late.
+      expect(modelCalls.filter((c) => c.utterance === 'retry near')).toHaveLength(1)
 
       const soonRow = await rowWhen(soon.task.id, (r) => r.status === 'completed')
       expect(soonRow.ai_response).toBe('second time lucky')
