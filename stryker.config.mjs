@@ -13,7 +13,9 @@ const SQLITE = 'KBOT_TEST_DIALECTS=sqlite'
 const MODULES = {
   queue: {
     mutate: ['src/queue/runner.ts', 'src/tasks/ai-answer.ts'],
+    // The contract files kill nearly all (NOTIFY is faked there, so SQLite is enough); the rest are fallbacks.
     runs: [
+      `${SQLITE} tests/integration/queue-runner-contract.test.ts tests/integration/ai-answer-task.test.ts`,
       `${SQLITE} tests/integration/queue-runner.test.ts`,
       `${SQLITE} tests/integration/kakao-turn.test.ts`,
       `${SQLITE} tests/integration/shutdown.test.ts`,
