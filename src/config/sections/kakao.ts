@@ -20,7 +20,7 @@ export const kakaoSection = v.optional(
      * Returning users remembered per instance (user + open conversation) so that their ack is one database round
      * trip; the enqueue statement checks the remembered state as it writes. 0 reads the user on every turn.
      */
-    context_cache_size: int(0, 10_000_000, 10_000),
+    context_cache_size: int(0, 10_000_000, 5000),
   }),
   {},
 )
