@@ -140,7 +140,8 @@ async function main(): Promise<number> {
     kbot: { root: KBOT_ROOT, revision: kbotRevision() },
     plan,
     metrics: metricResults(
-      METRICS.filter((m) => wanted.includes(m.group)),
+      // Every figure the phases that ran produce: `--only pickup` also reports its end-to-end overhead.
+      METRICS.filter((m) => phases.some((p) => p.groups.includes(m.group))),
       values,
     ),
     context,
