@@ -40,11 +40,12 @@ export interface TurnEnqueued {
 }
 
 /**
- * The ack's one write. On PostgreSQL ONE statement: take the rate-limit token, insert the task (nothing on a
- * duplicate request id or callbackUrl), the user message it points at, touch the conversation and NOTIFY the
- * other instances — all committed (and the NOTIFY sent) together before the ack leaves. The task's foreign key
- * to its message is checked at the end of the statement, so the order of the parts does not matter.
- * SQLite has no data-modifying CTEs; there it is one transaction in-process.
+ * The ack's one write. On PostgreSQL ONE statement: check the remembered state (`expect`) and that the request
+ * id and callbackUrl are new — if either fails nothing below happens —, take the rate-limit token, insert the
+ * task (nothing on a duplicate that raced past the check), the user message it points at, touch the
+ * conversation and NOTIFY the other instances — all committed (and the NOTIFY sent) together before the ack
+ * leaves. The task's foreign key to its message is checked at the end of the statement, so the order of the
+ * writes does not matter. SQLite has no data-modifying CTEs; there it is one transaction in-process.
  */
 export async function enqueueTurnTask(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
   return db.dialect === 'postgres' ? enqueuePostgres(db, t) : enqueueSqlite(db, t)
