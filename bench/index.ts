@@ -141,7 +141,12 @@ async function main(): Promise<number> {
     plan,
     metrics: metricResults(
       // Every figure the phases that ran produce: `--only pickup` also reports its end-to-end overhead.
-      METRICS.filter((m) => phases.some((p) => p.groups.includes(m.group))),
+      METRICS.filter(
+        (m) =>
+          phases.some((p) => p.groups.includes(m.group)) &&
+          // The same-run baseline's rows only when one was measured.
+          (!m.key.startsWith('floor.base_') || Boolean(process.env.BENCH_BASELINE_ROOT)),
+      ),
       values,
     ),
     context,
