@@ -6,7 +6,8 @@
  * bench/results/<timestamp>.json and latest.json, and compares with the previous latest.json. It reports; it
  * does not assert: missed targets still exit 0 (a phase that could not run exits 1).
  *
- * BENCH_DATABASE_URL overrides the PostgreSQL server; BENCH_KBOT_ROOT runs another kbot checkout.
+ * BENCH_DATABASE_URL overrides the PostgreSQL server; BENCH_KBOT_ROOT runs another kbot checkout;
+ * BENCH_BASELINE_ROOT adds another checkout to the floor phase, measured in the same run (before/after).
  */
 import { cpus, release, totalmem } from 'node:os'
 import { parseArgs } from 'node:util'
