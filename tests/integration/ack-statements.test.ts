@@ -1,7 +1,8 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { Db, Dialect } from '../../src/store/db.ts'
+import type { Dialect } from '../../src/store/db.ts'
 import { testDialects } from '../helpers/db.ts'
+import { spyOnStatements } from '../helpers/db-spy.ts'
 import { type FakeKakao, startFakeKakao } from '../helpers/fake-kakao.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
 import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
@@ -23,34 +24,6 @@ for (const dialect of await testDialects()) {
     // Only statements sent on behalf of the counted request: the delivery guard's timer runs beside it.
     const inRequest = new AsyncLocalStorage<boolean>()
 
-    /** Wraps a Db so that each statement (and BEGIN/COMMIT of a transaction) it sends is counted. */
-    const wrapped = new WeakSet<Db>()
-    function counting(db: Db): void {
-      // SQLite's transaction hands back the same Db: wrap each object once.
-      if (wrapped.has(db)) return
-      wrapped.add(db)
-      const query = db.query.bind(db)
-      const tx = db.tx.bind(db)
-      const note = (sql: string) => {
-        if (!inRequest.getStore()) return
-        counter.n++
-        counter.sql.push(sql.replace(/\s+/g, ' ').slice(0, 80))
-      }
-      db.query = ((sql: string, params?: readonly unknown[]) => {
-        note(sql)
-        return query(sql, params)
-      }) as Db['query']
-      db.tx = ((fn: (inner: Db) => Promise<unknown>) => {
-        note('begin')
-        return tx(async (inner) => {
-          counting(inner)
-          const out = await fn(inner)
-          note('commit')
-          return out
-        })
-      }) as Db['tx']
-    }
-
     beforeAll(async () => {
       kakao = startFakeKakao()
       k = await startTestKbot({
@@ -59,7 +32,13 @@ for (const dialect of await testDialects()) {
         env: { CALLBACK_ALLOWED_HOSTS: kakao.origin, OPENAI_BASE_URL: 'http://127.0.0.1:9' },
         toml: '[worker]\nconcurrency = 0',
       })
-      counting(k.db.store.db)
+      // Every statement (BEGIN and COMMIT of a transaction count) sent on behalf of the counted request.
+      spyOnStatements(k.db.store.db, (sql) => {
+        if (!inRequest.getStore()) return undefined
+        counter.n++
+        counter.sql.push(sql.replace(/\s+/g, ' ').slice(0, 80))
+        return undefined
+      })
       const notifier = k.db.store.notifier
       if (notifier) {
         const notify = notifier.notify.bind(notifier)

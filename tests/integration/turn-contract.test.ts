@@ -1,10 +1,12 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { AsyncLocalStorage } from 'node:async_hooks'
 import { AppError } from '../../src/errors.ts'
+import { BUILTIN_PLUGINS } from '../../src/pipeline/builtins.ts'
 import type { Db, Dialect } from '../../src/store/db.ts'
 import { DEFAULT_MESSAGES as M } from '../../src/texts.ts'
 import { registerStop } from '../helpers/cleanup.ts'
 import { testDialects } from '../helpers/db.ts'
+import { spyOnStatements } from '../helpers/db-spy.ts'
 import { useFakes } from '../helpers/fakes.ts'
 import { kakaoPayload } from '../helpers/kakao.ts'
 import { startTestKbot, type TestKbot } from '../helpers/kbot.ts'
@@ -70,17 +72,15 @@ interface RequestCtx {
   before?: (sql: string) => Promise<void>
 }
 const inRequest = new AsyncLocalStorage<RequestCtx>()
-const wrapped = new WeakSet<Db>()
-
 /** Records each statement (and BEGIN of a transaction) sent on behalf of a request run in `inRequest`. */
-function instrument(db: Db): void {
-  if (wrapped.has(db)) return
-  wrapped.add(db)
-  const query = db.query.bind(db)
-  const tx = db.tx.bind(db)
-  db.query = ((sql: string, params?: readonly unknown[]) => {
+const instrument = (db: Db) =>
+  spyOnStatements(db, (sql) => {
     const ctx = inRequest.getStore()
-    if (!ctx) return query(sql, params)
+    if (!ctx || sql === 'commit') return undefined
+    if (sql === 'begin') {
+      ctx.sql.push('begin')
+      return undefined
+    }
     const s = norm(sql)
     ctx.sql.push(s)
     if (ctx.fail) {
@@ -88,17 +88,8 @@ function instrument(db: Db): void {
       ctx.fail = undefined
       return Promise.reject(err)
     }
-    if (ctx.before) return ctx.before(s).then(() => query(sql, params))
-    return query(sql, params)
-  }) as Db['query']
-  db.tx = ((fn: (inner: Db) => Promise<unknown>) => {
-    inRequest.getStore()?.sql.push('begin')
-    return tx(async (inner) => {
-      instrument(inner)
-      return fn(inner)
-    })
-  }) as Db['tx']
-}
+    return ctx.before?.(s)
+  })
 
 /** A request run with its statements recorded. */
 async function recorded(
@@ -218,18 +209,7 @@ for (const dialect of await testDialects()) {
         },
         // context_cache_size = 0: these bots pin the read path (a user's first turn on an instance, a stale retry);
         // the remembered path is pinned by context-cache.test.ts and ack-statements.test.ts.
-        toml: `[kakao]\ncontext_cache_size = 0\nmax_utterance_chars = 20\ninline_wait_ms = 3000\n${PROBE_ORDER(
-          [
-            'late-answer',
-            'crisis-guard',
-            'forget-me',
-            'name-command',
-            'rate-limit',
-            'prompt-resolver',
-            'history-context',
-            'ai-dispatch',
-          ],
-        )}`,
+        toml: `[kakao]\ncontext_cache_size = 0\nmax_utterance_chars = 20\ninline_wait_ms = 3000\n${PROBE_ORDER([...BUILTIN_PLUGINS])}`,
         logLevel: 'debug',
         logDestination: logs,
       })
