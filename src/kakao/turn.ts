@@ -103,7 +103,8 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     at: Date,
     requestId: string | null,
     callbackUrl: string | null,
-    fresh: boolean,
+    /** The context cache's key, or null to read (a stale retry). */
+    cacheKey: string | null,
   ): Promise<{
     user: AppUser
     conversation: Conversation | null
@@ -113,8 +114,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     const key = { botId: botIdOf(payload), kakaoUserId: payload.userRequest.user.id }
     const cutoff = new Date(at.getTime() - config.session_timeout_minutes * 60_000)
     const plusfriendUserKey = plusfriendUserKeyOf(payload)
-    const cacheKey = contextKey(key.botId, key.kakaoUserId)
-    const cached = fresh ? null : contexts.get(cacheKey, cutoff, plusfriendUserKey)
+    const cached = cacheKey === null ? null : contexts.get(cacheKey, cutoff, plusfriendUserKey)
     if (cached) return { ...cached, maybeDuplicate: false, cachedContext: { cutoff } }
     const found = await loadReturning(db, key, cutoff, { requestId, callbackUrl })
     if (found && (!plusfriendUserKey || plusfriendUserKey === found.user.plusfriendUserKey)) return found
@@ -199,7 +199,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
             conversation: open,
             maybeDuplicate,
             cachedContext,
-          } = await context(payload, req.receivedAt, requestId, callback.url, fresh)
+          } = await context(payload, req.receivedAt, requestId, callback.url, fresh ? null : cacheKey)
           // The same request delivered again (same X-Request-Id, or the same single-use callbackUrl) creates
           // nothing new. Only the same user's task counts: another user's id must never reveal their answer.
           if (maybeDuplicate) {
