@@ -20,3 +20,12 @@ export async function waitFor<T>(
     await Bun.sleep(opts.intervalMs ?? 20)
   }
 }
+
+/**
+ * `waitFor` with another default deadline: for files whose conditions hold within a few hundred ms, so that a
+ * mutant caught by a missed condition (under Stryker) costs seconds, not the default ten.
+ */
+export const waitWithin =
+  (timeoutMs: number): typeof waitFor =>
+  (check, opts = {}) =>
+    waitFor(check, { timeoutMs, ...opts })

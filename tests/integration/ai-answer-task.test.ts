@@ -28,10 +28,10 @@ import { setUserName, upsertUser } from '../../src/store/users.ts'
 import { aiAnswerHandler } from '../../src/tasks/ai-answer.ts'
 import { registerStop, tempDir, useCleanup } from '../helpers/cleanup.ts'
 import { createTestDb, type TestDb, testDialects } from '../helpers/db.ts'
-import { waitFor as waitUntil } from '../helpers/wait.ts'
+import { waitWithin } from '../helpers/wait.ts'
 
 /** Conditions here hold within a few hundred ms: a short deadline keeps a mutant's run short under Stryker. */
-const waitFor: typeof waitUntil = (check, opts = {}) => waitUntil(check, { timeoutMs: 4000, ...opts })
+const waitFor = waitWithin(4000)
 
 type Row = Record<string, any>
 
