@@ -168,6 +168,17 @@ for (const dialect of await testDialects()) {
         callbackTimeoutMs: 200,
       })
       await session.say('/이름 늦음')
+      // The script answers the NEXT model call: an earlier test's task still running (its '7') must not take it.
+      await waitFor(
+        async () =>
+          ai.inFlight() === 0 &&
+          (
+            await db.store.db.query(
+              `select 1 from aiprocessingtask where kind = 'ai_answer' and status in ('pending', 'processing')`,
+            )
+          ).length === 0,
+        { what: 'earlier tasks to finish' },
+      )
       ai.script({ delayMs: 1500, content: '늦은 답변' })
       const reply = await session.say('늦을 질문')
       expect(reply).toMatchObject({ via: 'timeout', texts: [], waiting: 'AI가 답변을 생성하고 있어요!' })
