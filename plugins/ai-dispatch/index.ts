@@ -41,7 +41,7 @@ export default definePlugin({
         bucket: Bucket | null,
       ) => {
         // Past the budget the user already has the apology: a task now would answer a turn that is over.
-        if (Date.now() > turn.respondBy.getTime()) throw new AppError('INTERNAL', 'turn budget exceeded')
+        if (turn.answered.aborted) throw new AppError('INTERNAL', 'turn budget exceeded')
         const notifyChannel = deps.queue.notifyChannel?.() ?? null
         const out = await enqueueTurnTask(deps.db, {
           userId: turn.user.id,

@@ -124,18 +124,22 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
   }
 
   /** Runs `work` within the turn budget; a database outage or a slow turn still gets a valid bubble. */
-  async function guarded(log: Logger, work: () => Promise<SkillResponse>): Promise<KakaoResult> {
+  async function guarded(
+    log: Logger,
+    work: (answered: AbortSignal) => Promise<SkillResponse>,
+  ): Promise<KakaoResult> {
     let timer: ReturnType<typeof setTimeout> | undefined
+    const answered = new AbortController()
     try {
       const budget = new Promise<never>((_, reject) => {
-        timer = setTimeout(
-          () => reject(new AppError('INTERNAL', 'turn exceeded its time budget')),
-          config.kakao.turn_budget_ms,
-        )
+        timer = setTimeout(() => {
+          answered.abort()
+          reject(new AppError('INTERNAL', 'turn exceeded its time budget'))
+        }, config.kakao.turn_budget_ms)
       })
-      const working = work()
+      const working = work(answered.signal)
       // The turn may still finish after its budget; its outcome is then no one's to handle (ai-dispatch checks
-      // the budget before committing, so nothing is queued for a request that already got the apology).
+      // turn.answered before committing, so nothing is queued for a request that already got the apology).
       working.catch(() => {})
       return { status: 200, body: await Promise.race([working, budget]) }
     } catch (err) {
@@ -191,7 +195,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
       }
       const until = req.receivedAt.getTime() + config.kakao.inline_wait_ms
       const cacheKey = contextKey(botIdOf(payload), payload.userRequest.user.id)
-      return guarded(log, async () => {
+      return guarded(log, async (answered) => {
         const callback = callbackOf(payload, log)
         const decide = async (fresh: boolean): Promise<SkillResponse> => {
           const {
@@ -222,6 +226,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
             requestId,
             receivedAt: req.receivedAt,
             respondBy: new Date(req.receivedAt.getTime() + config.kakao.turn_budget_ms),
+            answered,
             payload,
             utterance,
             callbackUrl: callback.url,
@@ -274,7 +279,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
         reqId: req.headers.get('x-request-id')?.slice(0, 200) || Bun.randomUUIDv7(),
         route: 'welcome',
       })
-      return guarded(log, async () => {
+      return guarded(log, async (answered) => {
         const user = await identify(payload, req.receivedAt)
         contexts.delete(contextKey(user.botId, user.kakaoUserId))
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))

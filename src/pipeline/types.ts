@@ -33,8 +33,13 @@ export interface Turn {
   /** Kakao's X-Request-Id; a repeated one creates no second task. */
   readonly requestId: string | null
   readonly receivedAt: Date
-  /** After this the HTTP reply has already gone out as an apology: nothing may be queued any more. */
+  /** When the turn budget ends: the HTTP reply goes out as an apology if the pipeline has not answered. */
   readonly respondBy: Date
+  /**
+   * Aborted the moment that apology went out: from then on nothing may be queued. The signal, not a clock
+   * comparison with respondBy, is what a plugin checks (a timer and Date.now() can disagree by a millisecond).
+   */
+  readonly answered: AbortSignal
   readonly payload: SkillPayload
   /** The user's text, trimmed. */
   readonly utterance: string

@@ -68,6 +68,7 @@ for (const dialect of await testDialects()) {
         requestId: null,
         receivedAt: clock.now,
         respondBy: new Date(clock.now.getTime() + 4500),
+        answered: new AbortController().signal,
         payload,
         utterance,
         callbackUrl: null,
