@@ -279,7 +279,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
         reqId: req.headers.get('x-request-id')?.slice(0, 200) || Bun.randomUUIDv7(),
         route: 'welcome',
       })
-      return guarded(log, async (answered) => {
+      return guarded(log, async () => {
         const user = await identify(payload, req.receivedAt)
         contexts.delete(contextKey(user.botId, user.kakaoUserId))
         if (user.name) return textResponse(fill(messages.welcome_known, { name: user.name }))
