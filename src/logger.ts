@@ -1,5 +1,4 @@
 import pino, { type Logger } from 'pino'
-import pretty from 'pino-pretty'
 import { createScrubber } from './log-redact.ts'
 
 export type { Logger }
@@ -79,7 +78,12 @@ export function createLogger(options: LoggerOptions): Logger {
     // Logs go to stderr so that CLI commands keep stdout for data. Writes are synchronous: at info level kbot
     // logs lifecycle and warnings only, and an asynchronous buffer lost the last lines when the process exited.
     (options.pretty
-      ? pretty({ destination: 2, colorize: process.stderr.isTTY, sync: true })
+      ? // pino-pretty loads only when asked for (a terminal or debug): it costs start-up time otherwise.
+        (require('pino-pretty') as typeof import('pino-pretty'))({
+          destination: 2,
+          colorize: process.stderr.isTTY,
+          sync: true,
+        })
       : pino.destination({ dest: 2, sync: true }))
   if (!options.sink) return pino(base, main)
   const level = options.level as pino.Level

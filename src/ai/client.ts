@@ -1,9 +1,10 @@
-import OpenAI from 'openai'
+import type OpenAI from 'openai'
 import type { Config } from '../config.ts'
 import { AppError } from '../errors.ts'
 import type { Logger } from '../logger.ts'
 import type { ChatMessage, TaskInput } from '../store/tasks.ts'
 import { createCostCalculator } from './cost.ts'
+import { openaiSdk } from './sdk.ts'
 
 export interface AiResult {
   text: string
@@ -39,19 +40,26 @@ export interface AiClient {
 export function createAiClient(config: Config, log: Logger): AiClient {
   const costOf = createCostCalculator({ prices: config.openai.prices, log })
   const apiKey = config.openai.api_key
-  const client = apiKey
-    ? new OpenAI({
-        apiKey,
-        ...(config.openai.base_url ? { baseURL: config.openai.base_url } : {}),
-        maxRetries: 0,
-        timeout: config.openai.timeout_ms,
-      })
-    : null
+  // Made on first use, so that the SDK loads then (see openaiSdk).
+  let made: OpenAI | null = null
+  const sdk = (): OpenAI | null => {
+    if (!apiKey) return null
+    made ??= new (openaiSdk())({
+      apiKey,
+      ...(config.openai.base_url ? { baseURL: config.openai.base_url } : {}),
+      maxRetries: 0,
+      timeout: config.openai.timeout_ms,
+    })
+    return made
+  }
   return {
-    configured: client !== null,
+    configured: Boolean(apiKey),
     defaultModel: config.openai.model,
-    sdk: client,
+    get sdk() {
+      return sdk()
+    },
     async complete(input, options) {
+      const client = sdk()
       if (!client) throw new AppError('AI_NOT_CONFIGURED', 'OPENAI_API_KEY is not set')
       const started = performance.now()
       const completion = await client.chat.completions.create(

@@ -1,5 +1,5 @@
-import OpenAI from 'openai'
 import { AppError, isAppError } from '../errors.ts'
+import { openaiSdk } from './sdk.ts'
 
 export interface FailureInfo {
   retryable: boolean
@@ -14,6 +14,7 @@ export function classifyFailure(err: unknown): FailureInfo {
   if (isAppError(err, 'AI_NOT_CONFIGURED')) {
     return { retryable: false, retryAfterMs: null, code: 'AI_NOT_CONFIGURED', reason: err.message }
   }
+  const OpenAI = openaiSdk()
   if (err instanceof OpenAI.APIConnectionTimeoutError || isAppError(err, 'AI_TIMEOUT')) {
     return {
       retryable: true,
