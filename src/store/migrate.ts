@@ -138,10 +138,15 @@ export interface MigrateResult {
  */
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   const files = readMigrations(db.dialect, dir)
-  refuseDrift(await migrationStatus(db, dir))
+  const status = await migrationStatus(db, dir)
+  refuseDrift(status)
   const applied: MigrateResult['applied'] = []
   let alreadyApplied = 0
-  for (const file of files) {
+  // Nothing pending (every start after the first): no transaction per file. A migrator racing this one can
+  // only apply files this build does not know, which the next start refuses as 'unknown'.
+  const pending = status.some((s) => s.state === 'pending')
+  if (!pending) alreadyApplied = files.length
+  for (const file of pending ? files : []) {
     const done = await db.tx(async (tx) => {
       await lock(tx)
       // Re-read under the lock: another process may have applied it while we waited.

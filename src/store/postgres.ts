@@ -77,6 +77,9 @@ export function openPostgres(url: string, options: OpenStoreOptions = {}): Store
     // The default reconnect backoff grows to 20 s during an outage; a chatbot should be back within a second.
     backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
     onnotice: () => {},
+    // No pg_type query on every new connection (about 10 ms each, and the pool opens up to ten under a
+    // burst): kbot binds no arrays and reads none, and the types it does use (int8, json) are built in.
+    fetch_types: false,
     // int8 (count(*), sums) comes back as a string by default; numbers are what every caller wants here.
     types: {
       bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
