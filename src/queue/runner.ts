@@ -15,6 +15,7 @@ import {
   rescheduleTask,
 } from '../store/task-claims.ts'
 import { enqueueTask, type Task } from '../store/tasks.ts'
+import { settlesWithin } from '../util/within.ts'
 import { classifyTaskError, type TaskContext, type TaskHandler, type TaskQueue } from './types.ts'
 import { createWaiters } from './waiters.ts'
 
@@ -346,7 +347,7 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
       await unlisten?.().catch(() => {})
       await filling
       const all = () => Promise.all([...running.values()].map((r) => r.done))
-      const finished = await Promise.race([all().then(() => true), Bun.sleep(graceMs).then(() => false)])
+      const finished = await settlesWithin(all(), graceMs)
       if (!finished) {
         const owners = new Set([...running.values()].map((r) => r.owner))
         for (const r of running.values()) r.abort.abort(new Error('shutdown'))
@@ -355,7 +356,7 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
         log.warn({ released }, 'shutdown grace period over: unfinished tasks returned to pending')
         await all()
       }
-      await Promise.race([Promise.all(background), Bun.sleep(Math.max(1000, graceMs))])
+      await settlesWithin(Promise.all(background), Math.max(1000, graceMs))
       active = false
     },
 
