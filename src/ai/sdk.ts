@@ -5,9 +5,9 @@ type OpenAIModule = typeof import('openai')
 let sdk: typeof OpenAI | null = null
 
 /**
- * The openai SDK, loaded the first time it is needed (a model call, a moderation check, classifying a
- * failure) instead of when kbot starts: evaluating it costs about 50 ms, a sixth of the start-up budget
- * (SPEC §10: ready in ≤ 300 ms), and an instance without a key or with workers off never needs it.
+ * The openai SDK, loaded when it is first needed: by createAiClient when an API key is set (at start, not on
+ * the first model call, where evaluating it stalled live acks), by classifyFailure for a failure. Without a
+ * key it never loads: evaluating it costs about 50 ms of a CLI command's or a keyless instance's start.
  * Synchronous on purpose (Bun's require loads an ES module too), so that its callers stay synchronous.
  */
 export function openaiSdk(): typeof OpenAI {
