@@ -196,6 +196,7 @@ export function openSqlite(path: string): Store {
       closed = true
       sqlite.close()
       peers.delete(self)
+      if (file && peers.size === 0) openFiles.delete(file)
       release()
     },
   }
