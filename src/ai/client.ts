@@ -43,7 +43,7 @@ export function createAiClient(config: Config, log: Logger): AiClient {
   // Made now when there is a key: evaluating the SDK blocks the event loop for about 50 ms, and on the first
   // model call that stall landed among live acks (the bench's ack p99 at 200 req/s went from 21 to 44-58 ms).
   // Without a key (CLI tools, a misconfigured instance) it never loads.
-  const made: OpenAI | null = apiKey
+  const client: OpenAI | null = apiKey
     ? new (openaiSdk())({
         apiKey,
         ...(config.openai.base_url ? { baseURL: config.openai.base_url } : {}),
@@ -51,15 +51,11 @@ export function createAiClient(config: Config, log: Logger): AiClient {
         timeout: config.openai.timeout_ms,
       })
     : null
-  const sdk = () => made
   return {
-    configured: Boolean(apiKey),
+    configured: client !== null,
     defaultModel: config.openai.model,
-    get sdk() {
-      return sdk()
-    },
+    sdk: client,
     async complete(input, options) {
-      const client = sdk()
       if (!client) throw new AppError('AI_NOT_CONFIGURED', 'OPENAI_API_KEY is not set')
       const started = performance.now()
       const completion = await client.chat.completions.create(
