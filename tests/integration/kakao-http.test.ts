@@ -135,7 +135,12 @@ for (const dialect of await testDialects()) {
         )
         // The pipeline goes on in the background: wait until ai-dispatch has run and given up.
         await waitFor(() => (globalThis as any).kbotStallDone === true, { what: 'the stalled turn to end' })
-        expect((await q(slow, 'select id from aiprocessingtask')).length).toBe(0)
+        // This user's tasks: a scheduled job's task (no user) is not this turn's.
+        const theirs = await q(
+          slow,
+          "select t.id from aiprocessingtask t join appuser u on u.id = t.user_id where u.kakao_user_id = 'budget'",
+        )
+        expect(theirs.length).toBe(0)
         expect((await q(slow, 'select id from message')).length).toBe(0)
       } finally {
         await removeDir()
