@@ -50,9 +50,15 @@ export async function countByStatus(db: Db): Promise<Record<TaskStatus, number>>
   return counts
 }
 
+/**
+ * The oldest pending task's creation time. Read through the small pending partial index: a plain
+ * `min(created_at) where status = 'pending'` walks the created_at index from the oldest (completed) tasks
+ * up (320 ms on 194,000 tasks with 100 pending, against 1 ms this way).
+ */
 export async function oldestPendingCreatedAt(db: Db): Promise<Date | null> {
   const [row] = await db.query<Row>(
-    `select min(created_at) as at from aiprocessingtask where status = 'pending'`,
+    `with p as materialized (select created_at from aiprocessingtask where status = 'pending')
+     select min(created_at) as at from p`,
   )
   return toDateOrNull(row?.at ?? null)
 }
