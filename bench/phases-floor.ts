@@ -192,10 +192,8 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
       metrics[`floor.share_c${c}`] = best(`kbot.c${c}`) / best(`floor.c${c}`)
     }
     if (BASELINE_ROOT)
-      for (const c of connections) {
-        metrics[`floor.base_acks_c${c}`] = best(`base.c${c}`)
+      for (const c of connections)
         metrics[`floor.base_share_c${c}`] = best(`base.c${c}`) / best(`floor.c${c}`)
-      }
     metrics['floor.p50_ratio_c16'] = p50('kbot.c16') / p50('floor.c16')
     metrics['floor.p99_ratio_200'] = fixed.kbot!.p99 / fixed.floor!.p99
     if (fixed.base) metrics['floor.base_p99_ratio_200'] = fixed.base.p99 / fixed.floor!.p99
@@ -223,7 +221,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
             `floor c${c}: floor ${range(`floor.c${c}`)} acks/s, kbot ${range(`kbot.c${c}`)} acks/s ` +
             `(p50 floor ${round(p50(`floor.c${c}`))} ms, kbot ${round(p50(`kbot.c${c}`))} ms)` +
             (BASELINE_ROOT
-              ? `; baseline ${range(`base.c${c}`)} acks/s (share ${round(best(`base.c${c}`) / best(`floor.c${c}`))}, p50 ${round(p50(`base.c${c}`))} ms)`
+              ? `; baseline ${range(`base.c${c}`)} acks/s (share ${round(metrics[`floor.base_share_c${c}`]!)}, p50 ${round(p50(`base.c${c}`))} ms)`
               : ''),
         ),
         `floor at 200/s: p50 floor ${round(fixed.floor!.p50)} ms / kbot ${round(fixed.kbot!.p50)} ms; ` +
