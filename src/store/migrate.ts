@@ -88,8 +88,11 @@ async function ensureLedger(db: Db): Promise<void> {
   })
 }
 
-export async function migrationStatus(db: Db, dir = MIGRATIONS_DIR): Promise<MigrationStatus[]> {
-  const files = readMigrations(db.dialect, dir)
+export async function migrationStatus(
+  db: Db,
+  dir = MIGRATIONS_DIR,
+  files = readMigrations(db.dialect, dir),
+): Promise<MigrationStatus[]> {
   await ensureLedger(db)
   const ledger = new Map((await readLedger(db)).map((row) => [Number(row.id), row]))
   const status: MigrationStatus[] = files.map((file) => {
@@ -138,7 +141,7 @@ export interface MigrateResult {
  */
 export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResult> {
   const files = readMigrations(db.dialect, dir)
-  const status = await migrationStatus(db, dir)
+  const status = await migrationStatus(db, dir, files)
   refuseDrift(status)
   const applied: MigrateResult['applied'] = []
   let alreadyApplied = 0
@@ -154,7 +157,7 @@ export async function migrate(db: Db, dir = MIGRATIONS_DIR): Promise<MigrateResu
         file.id,
       ])
       if (rows[0]) {
-        if (rows[0].checksum !== file.checksum) refuseDrift(await migrationStatus(tx, dir))
+        if (rows[0].checksum !== file.checksum) refuseDrift(await migrationStatus(tx, dir, files))
         return false
       }
       try {
