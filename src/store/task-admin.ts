@@ -31,7 +31,11 @@ export async function retryFailedTask(
         set status = 'pending', attempts = 0, run_after = $2, error = null, completed_at = null,
             delivered_at = null, remaining_text = null,
             lease_owner = null, lease_until = null, updated_at = $2,
-            deadline_at = case when callback_status = 'pending' and expires_at > $2 then deadline_at else $3 end
+            deadline_at = case when callback_status = 'pending' and expires_at > $2 then deadline_at else $3 end,
+            -- A callback the retry cannot keep is expired here: a pending callback's deadline never passes its
+            -- expiry (the delivery guard relies on it, see expireCallbacks).
+            callback_status = case when callback_status = 'pending' and expires_at <= $2 then 'expired'
+                                   else callback_status end
       where id = $1 and status = 'failed' returning *`,
     [id, now, opts.deadlineAt],
   )

@@ -22,16 +22,26 @@ export async function claimTasks(
   const find = db.dialect === 'postgres' ? 'strpos' : 'instr'
   const kindClause = opts.kinds ? `and ${find}(',' || $5 || ',', ',' || kind || ',') > 0` : ''
   const lockClause = db.dialect === 'postgres' ? 'for update skip locked' : ''
-  // A materialized CTE runs the locking subquery exactly once; under `IN (…)` PostgreSQL may plan it as the
-  // inner side of a nested loop and re-run it.
+  // Each source is read through its own index, in order, at most `limit` rows (locked, skipping the ones other
+  // instances are claiming): the pending tasks whose deadline is ahead, the overdue ones, and the processing
+  // ones whose lease ran out. The best `limit` of those are claimed. One query over every runnable task with
+  // this order would sort the whole backlog on every claim: 70-90 ms of PostgreSQL per claim with 50,000
+  // tasks queued, just when the queue is busiest. A materialized CTE runs the locking subqueries exactly once;
+  // under `IN (…)` PostgreSQL may plan them as the inner side of a nested loop and re-run them.
+  const source = (name: string, where: string, order: string) =>
+    `select id, deadline_at from (select id, deadline_at from aiprocessingtask
+        where ${where} ${kindClause} order by ${order} limit $4 ${lockClause}) ${name}`
   const rows = await db.query<Row>(
     `with next as materialized (
-       select id from aiprocessingtask
-        where ((status = 'pending' and run_after <= $3) or (status = 'processing' and lease_until < $3))
-          ${kindClause}
-        order by (deadline_at < $3), deadline_at
-        limit $4
-        ${lockClause})
+       select id from (
+         ${source('ahead', "status = 'pending' and deadline_at >= $3 and run_after <= $3", 'deadline_at')}
+         union all
+         ${source('overdue', "status = 'pending' and deadline_at < $3 and run_after <= $3", 'deadline_at')}
+         union all
+         ${source('lost', "status = 'processing' and lease_until < $3", 'deadline_at')}
+       ) runnable
+       order by (deadline_at < $3), deadline_at
+       limit $4)
      update aiprocessingtask
         set status = 'processing', lease_owner = $1, lease_until = $2, attempts = attempts + 1,
             started_at = coalesce(started_at, $3), updated_at = $3

@@ -60,24 +60,40 @@ const FINISHED_GRACE_MS = 3000
  * task finished but its worker died (or the database blinked) before it could send the callback.
  */
 export async function dueCallbacks(db: Db, now: Date, minAttemptMs: number, limit = 100): Promise<Task[]> {
+  // Two index-bounded reads, never one pass over every queued callback (the guard runs twice a second on every
+  // instance, and under a burst thousands are queued): the callbacks whose deadline is within the attempt
+  // margin (aiprocessingtask_callback, by deadline), and the finished tasks whose callback is still pending
+  // and whose deadline is further off (aiprocessingtask_finished_callback, normally empty; oldest answer first).
+  // `not (deadline_at <= $2)` rather than `deadline_at > $2`: SQLite would otherwise walk the callback index.
   const rows = await db.query<Row>(
-    `select * from aiprocessingtask
-      where callback_status = 'pending'
-        and (deadline_at <= $1
-             or (status = 'pending' and deadline_at <= $2)
-             or (status in ('completed', 'failed') and completed_at <= $3))
-      order by deadline_at
-      limit $4`,
+    `select * from (
+       select * from (select * from aiprocessingtask
+         where callback_status = 'pending' and deadline_at <= $2
+           and (deadline_at <= $1 or status = 'pending'
+                or (status in ('completed', 'failed') and completed_at <= $3))
+         order by deadline_at limit $4) near
+       union all
+       select * from (select * from aiprocessingtask
+         where callback_status = 'pending' and status in ('completed', 'failed') and completed_at <= $3
+           and not (deadline_at <= $2)
+         order by completed_at limit $4) finished
+     ) due
+     order by deadline_at
+     limit $4`,
     [now, new Date(now.getTime() + minAttemptMs), new Date(now.getTime() - FINISHED_GRACE_MS), limit],
   )
   return rows.map(toTask)
 }
 
-/** Marks callbacks that can no longer be used (every instance was down past the URL's lifetime). */
+/**
+ * Marks callbacks that can no longer be used (every instance was down past the URL's lifetime). A pending
+ * callback's deadline is never after its expiry (ai-dispatch sets it before; an admin retry expires a callback
+ * it cannot keep), so only the callbacks past their deadline are looked at, through aiprocessingtask_callback.
+ */
 export async function expireCallbacks(db: Db, now = new Date()): Promise<Task[]> {
   const rows = await db.query<Row>(
     `update aiprocessingtask set callback_status = 'expired', updated_at = $1
-      where callback_status = 'pending' and expires_at <= $1 returning *`,
+      where callback_status = 'pending' and deadline_at <= $1 and expires_at <= $1 returning *`,
     [now],
   )
   return rows.map(toTask)
