@@ -96,7 +96,7 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
               $9::timestamptz, $10::timestamptz, $11::integer, $12::timestamptz, $12::timestamptz, $12::timestamptz
         where ${go} and exists (select 1 from rl where allowed = 1)
        on conflict do nothing
-       returning *
+       returning id
      ),
      m as (
        insert into message (id, conv_id, role, content, created_at)
@@ -110,7 +110,7 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
      ),
      n as (select pg_notify(${channel}, '') from t where $14::text is not null)
      select (select ok from ok) as ctx_ok, (select dup from d) as dup, (select allowed from rl) as rl_allowed,
-            (select count(*) from n) as rl_notified, t.*
+            (select count(*) from n) as rl_notified, t.id
        from (select 1) as one left join t on true`,
     params,
   )
@@ -119,7 +119,33 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
   // A duplicate took no token: the caller finds the earlier task (findDuplicate).
   if (row.dup) return { task: null, limited: false, stale: false }
   if (Number(row.rl_allowed) !== 1) return { task: null, limited: true, stale: false }
-  return { task: row.id ? toTask(row) : null, limited: false, stale: false }
+  return { task: row.id ? insertedTask(params) : null, limited: false, stale: false }
+}
+
+/**
+ * The task the statement inserted, from the values it was given (`answerTaskParams`) and the table's defaults:
+ * the statement returns only the id, so that the ack reads back none of the row it just wrote.
+ */
+function insertedTask(p: readonly unknown[]): Task {
+  const at = p[11] as Date
+  return toTask({
+    id: p[0],
+    user_id: p[1],
+    conv_id: p[2],
+    message_id: p[3],
+    request_id: p[4],
+    input: p[5],
+    callback_url: p[6],
+    callback_status: p[7],
+    expires_at: p[8],
+    deadline_at: p[9],
+    max_attempts: p[10],
+    run_after: at,
+    created_at: at,
+    updated_at: at,
+    status: 'pending',
+    attempts: 0,
+  })
 }
 
 /** The `expect` check on SQLite, inside the enqueue transaction (the same conditions as expectationSql). */
