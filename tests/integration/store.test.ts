@@ -4,6 +4,7 @@ import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
 import { newId } from '../../src/store/rows.ts'
+import { retryFailedTask } from '../../src/store/task-admin.ts'
 import {
   claimTasks,
   completeTask,
@@ -375,6 +376,32 @@ for (const dialect of await testDialects()) {
         expect(await dueCallbacks(t.store.db, now, 3000)).toEqual([])
         const later = new Date(now.getTime() + 5000)
         expect((await dueCallbacks(t.store.db, later, 3000)).map((d) => d.id)).toEqual([task.id])
+      })
+
+      test('an admin retry keeps a live callback and its deadline, and expires one it cannot keep', async () => {
+        const live = (await newTask(null, 50_000))!
+        const dead = (await newTask(null, 50_000))!
+        const now = new Date()
+        await t.store.db.query(
+          `update aiprocessingtask set status = 'failed', completed_at = $1 where id in ($2, $3)`,
+          [now, live.id, dead.id],
+        )
+        await t.store.db.query('update aiprocessingtask set expires_at = $2 where id = $1', [
+          dead.id,
+          new Date(now.getTime() - 1000),
+        ])
+        const later = new Date(now.getTime() + 3_600_000)
+        expect(await retryFailedTask(t.store.db, live.id, { deadlineAt: later, now })).toMatchObject({
+          status: 'pending',
+          callbackStatus: 'pending',
+          deadlineAt: live.deadlineAt,
+        })
+        // Its deadline moves past the URL's expiry, so the callback goes too: the guard would never see it expire.
+        expect(await retryFailedTask(t.store.db, dead.id, { deadlineAt: later, now })).toMatchObject({
+          status: 'pending',
+          callbackStatus: 'expired',
+          deadlineAt: later,
+        })
       })
 
       test('the callback can be claimed exactly once, even by racing claimers', async () => {
