@@ -19,6 +19,10 @@ export interface DeliveryGuard {
  * model attempt), the guard sends the answer if it is ready, else a short apology. It runs on every instance;
  * the single-use claim in the database makes sure only one of them POSTs.
  */
+/** Due callbacks read at once, and batches per pass: up to 5,000 callbacks a pass, 10,000 a second. */
+const BATCH = 100
+const MAX_BATCHES = 50
+
 export function createDeliveryGuard(deps: {
   db: Db
   config: Config
@@ -42,12 +46,27 @@ export function createDeliveryGuard(deps: {
       deps.metrics?.callback('expired')
       await logEvent(deps.db, 'callback_expired', task.userId, { task_id: task.id, status: task.status })
     }
-    for (const task of await dueCallbacks(deps.db, now, deps.config.worker.min_attempt_ms)) {
-      const p = deps.delivery
-        .deliver(task)
-        .catch((err) => log.error({ err, taskId: task.id }, 'delivery failed'))
-        .finally(() => inFlight.delete(p))
-      inFlight.add(p)
+    // A full batch means more are due: under a burst thousands of callbacks fall due within seconds, more
+    // than one batch per tick could ever send before they expire. The next batch is read once this one's
+    // claims are through (a claimed callback is no longer due), up to MAX_BATCHES per pass.
+    for (let batch = 0; batch < MAX_BATCHES; batch++) {
+      const due = await dueCallbacks(deps.db, now, deps.config.worker.min_attempt_ms, BATCH)
+      const claims = due.map(
+        (task) =>
+          new Promise<void>((claimed) => {
+            const p = deps.delivery
+              .deliver(task, { onClaim: claimed })
+              .catch((err) => log.error({ err, taskId: task.id }, 'delivery failed'))
+              .finally(() => {
+                // A delivery that never reports its claim holds the next batch until it is done.
+                claimed()
+                inFlight.delete(p)
+              })
+            inFlight.add(p)
+          }),
+      )
+      await Promise.all(claims)
+      if (due.length < BATCH) return
     }
   }
 

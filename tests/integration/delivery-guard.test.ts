@@ -638,6 +638,25 @@ for (const dialect of await testDialects()) {
         expect((await row(orphan)).deliveredAt).not.toBeNull()
       })
 
+      test('a burst: one pass sends every due callback, more than one batch of them, each once', async () => {
+        // 250 fall due together (the guard reads 100 at a time): a pass of one batch would leave 150 to the
+        // next ticks, and under a long burst they expire faster than ticks come.
+        const tasks = await Promise.all(
+          Array.from({ length: 250 }, () => makeTask({ status: 'processing', deadlineInMs: -100 })),
+        )
+        const guard = guardOf()
+        await guard.sweep()
+        await guard.stop()
+        const posts = tasks.map((task) => kakao.arrivalsFor(task.callbackUrl!).length)
+        expect(posts.filter((n) => n === 1).length).toBe(250)
+        const rows = await db().query<{ n: number }>(
+          `select count(*) as n from aiprocessingtask where id in (${tasks.map((_, i) => `$${i + 1}`).join(', ')})
+              and callback_status = 'sent'`,
+          tasks.map((task) => task.id),
+        )
+        expect(Number(rows[0]!.n)).toBe(250)
+      })
+
       test('one pass at a time: a sweep while one runs joins it; the next sweep is a new pass', async () => {
         const guard = guardOf()
         const first = guard.sweep()
