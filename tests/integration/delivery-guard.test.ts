@@ -9,6 +9,7 @@ import { type CallbackOutcome as MetricOutcome, type Metrics, noMetrics } from '
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Db, Dialect } from '../../src/store/db.ts'
 import { insertMessage } from '../../src/store/messages.ts'
+import { claimCallback } from '../../src/store/task-delivery.ts'
 import { getTask, insertTask, type Task, type TaskStatus } from '../../src/store/tasks.ts'
 import { upsertUser } from '../../src/store/users.ts'
 import { DEFAULT_MESSAGES } from '../../src/texts.ts'
@@ -655,6 +656,34 @@ for (const dialect of await testDialects()) {
           tasks.map((task) => task.id),
         )
         expect(Number(rows[0]!.n)).toBe(250)
+      })
+
+      test("a burst is sent at the receiver's pace: at most 200 of the guard's deliveries at once", async () => {
+        const tasks = await Promise.all(
+          Array.from({ length: 450 }, () => makeTask({ status: 'processing', deadlineInMs: -100 })),
+        )
+        let now = 0
+        let most = 0
+        const sent = new Set<string>()
+        const guard = guardOf({
+          delivery: {
+            // Takes the callback like the real one, then holds the "POST" a while.
+            deliver: async (task, opts) => {
+              now++
+              most = Math.max(most, now)
+              const mine = await claimCallback(db(), task.id)
+              opts?.onClaim?.()
+              await Bun.sleep(150)
+              if (mine) sent.add(task.id)
+              now--
+            },
+          },
+        })
+        await guard.sweep()
+        await guard.stop()
+        expect(sent.size).toBe(450)
+        expect(tasks.every((task) => sent.has(task.id))).toBe(true)
+        expect(most).toBe(200)
       })
 
       test('one pass at a time: a sweep while one runs joins it; the next sweep is a new pass', async () => {
