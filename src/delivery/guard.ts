@@ -14,12 +14,6 @@ export interface DeliveryGuard {
 }
 
 /**
- * Keeps the callback promise independently of the workers: every accepted request with a callbackUrl gets
- * exactly one POST before it expires. When a deadline comes (or a queued task has too little time left for a
- * model attempt), the guard sends the answer if it is ready, else a short apology. It runs on every instance;
- * the single-use claim in the database makes sure only one of them POSTs.
- */
-/**
  * Due callbacks read at once, read in one pass, and the guard's deliveries in flight at once (with a receiver
  * answering in 100 ms, about 2,000 callbacks a second).
  */
@@ -27,6 +21,12 @@ const BATCH = 100
 const MAX_PER_PASS = 5000
 const MAX_IN_FLIGHT = 200
 
+/**
+ * Keeps the callback promise independently of the workers: every accepted request with a callbackUrl gets
+ * exactly one POST before it expires. When a deadline comes (or a queued task has too little time left for a
+ * model attempt), the guard sends the answer if it is ready, else a short apology. It runs on every instance;
+ * the single-use claim in the database makes sure only one of them POSTs.
+ */
 export function createDeliveryGuard(deps: {
   db: Db
   config: Config
