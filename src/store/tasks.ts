@@ -142,16 +142,44 @@ export interface NewTask {
  * (a duplicate delivery of one request).
  */
 export async function insertTask(db: Db, t: NewTask): Promise<Task | null> {
+  const params = answerTaskParams(t)
   const rows = await db.query<Row>(
     `insert into aiprocessingtask
        (id, user_id, conv_id, message_id, request_id, input, callback_url, callback_status,
         expires_at, deadline_at, max_attempts, run_after, created_at, updated_at)
      values ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $12, $12)
      on conflict do nothing
-     returning *`,
-    answerTaskParams(t),
+     returning id`,
+    params,
   )
-  return rows[0] ? toTask(rows[0]) : null
+  return rows[0] ? insertedTask(params) : null
+}
+
+/**
+ * The task an answer-task insert wrote, from its `answerTaskParams` and the table's defaults: the inserts
+ * return only the id, so that the ack reads back none of the row it has just written (30 columns, the input
+ * JSON among them).
+ */
+export function insertedTask(p: readonly unknown[]): Task {
+  const at = p[11] as Date
+  return toTask({
+    id: p[0],
+    user_id: p[1],
+    conv_id: p[2],
+    message_id: p[3],
+    request_id: p[4],
+    input: p[5],
+    callback_url: p[6],
+    callback_status: p[7],
+    expires_at: p[8],
+    deadline_at: p[9],
+    max_attempts: p[10],
+    run_after: at,
+    created_at: at,
+    updated_at: at,
+    status: 'pending',
+    attempts: 0,
+  })
 }
 
 /**

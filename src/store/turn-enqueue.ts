@@ -3,7 +3,7 @@ import type { Db } from './db.ts'
 import { insertMessage } from './messages.ts'
 import { type Bucket, takeToken, takeTokenParams, takeTokenSql } from './ratelimit.ts'
 import { toDate } from './rows.ts'
-import { answerTaskParams, insertTask, type NewTask, type Row, type Task, toTask } from './tasks.ts'
+import { answerTaskParams, insertedTask, insertTask, type NewTask, type Row, type Task } from './tasks.ts'
 
 /** A Kakao turn's user message and its AI task, written together (ai-dispatch). */
 export interface NewTurnTask extends NewTask {
@@ -120,32 +120,6 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
   if (row.dup) return { task: null, limited: false, stale: false }
   if (Number(row.rl_allowed) !== 1) return { task: null, limited: true, stale: false }
   return { task: row.id ? insertedTask(params) : null, limited: false, stale: false }
-}
-
-/**
- * The task the statement inserted, from the values it was given (`answerTaskParams`) and the table's defaults:
- * the statement returns only the id, so that the ack reads back none of the row it just wrote.
- */
-function insertedTask(p: readonly unknown[]): Task {
-  const at = p[11] as Date
-  return toTask({
-    id: p[0],
-    user_id: p[1],
-    conv_id: p[2],
-    message_id: p[3],
-    request_id: p[4],
-    input: p[5],
-    callback_url: p[6],
-    callback_status: p[7],
-    expires_at: p[8],
-    deadline_at: p[9],
-    max_attempts: p[10],
-    run_after: at,
-    created_at: at,
-    updated_at: at,
-    status: 'pending',
-    attempts: 0,
-  })
 }
 
 /** The `expect` check on SQLite, inside the enqueue transaction (the same conditions as expectationSql). */
