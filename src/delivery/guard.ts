@@ -56,8 +56,9 @@ export function createDeliveryGuard(deps: {
     // MAX_IN_FLIGHT of the guard's POSTs run at once, so a burst goes at the receiver's pace (the same event
     // loop answers the acks).
     for (let read = 0; read < MAX_PER_PASS; ) {
-      while (inFlight.size >= MAX_IN_FLIGHT) await Promise.race(inFlight)
-      const limit = Math.min(BATCH, MAX_IN_FLIGHT - inFlight.size, MAX_PER_PASS - read)
+      // Room for a whole batch first: reads stay 100 rows, not one per POST that finishes.
+      while (inFlight.size > MAX_IN_FLIGHT - BATCH) await Promise.race(inFlight)
+      const limit = Math.min(BATCH, MAX_PER_PASS - read)
       const due = await dueCallbacks(deps.db, now, deps.config.worker.min_attempt_ms, limit)
       read += due.length
       const claims = due.map(

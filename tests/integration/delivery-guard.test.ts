@@ -667,13 +667,14 @@ for (const dialect of await testDialects()) {
         const sent = new Set<string>()
         const guard = guardOf({
           delivery: {
-            // Takes the callback like the real one, then holds the "POST" a while.
+            // Takes the callback like the real one, then a slow receiver: a second per "POST", far longer
+            // than the guard takes to read and claim the next batches (milliseconds each).
             deliver: async (task, opts) => {
               now++
               most = Math.max(most, now)
               const mine = await claimCallback(db(), task.id)
               opts?.onClaim?.()
-              await Bun.sleep(150)
+              await Bun.sleep(1000)
               if (mine) sent.add(task.id)
               now--
             },
