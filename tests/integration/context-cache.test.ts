@@ -62,7 +62,7 @@ for (const dialect of await testDialects()) {
     const tasksOf = (user: string) =>
       q(
         `select t.conv_id, t.input, t.user_id from aiprocessingtask t join appuser u on u.id = t.user_id
-          where u.kakao_user_id = $1 and t.kind = 'ai_answer' order by t.created_at`,
+          where u.kakao_user_id = $1 and t.kind = 'ai_answer' order by t.created_at, t.id`,
         [user],
       )
     const userMessages = async (user: string) =>
@@ -70,7 +70,7 @@ for (const dialect of await testDialects()) {
         await q(
           `select m.content from message m join conversation c on c.id = m.conv_id
             join appuser u on u.id = c.user_id where u.kakao_user_id = $1 and m.role = 'user'
-            order by m.created_at`,
+            order by m.created_at, m.id`,
           [user],
         )
       ).map((r) => r.content)

@@ -316,7 +316,7 @@ for (const dialect of await testDialects()) {
     const eventsOf = async (task: Task) =>
       (
         await db().query<{ type: string; detail: unknown }>(
-          `select type, detail from eventlog where user_id = $1 and type like 'callback%' order by created_at`,
+          `select type, detail from eventlog where user_id = $1 and type like 'callback%' order by created_at, id`,
           [task.userId],
         )
       ).map((e) => ({

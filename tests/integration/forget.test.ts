@@ -161,7 +161,7 @@ for (const dialect of await testDialects()) {
       expect(rows.appuser).toBe(1)
       expect(rows.message).toBe(me.rows.message + 4)
       const types = await k.db.store.db.query<Row>(
-        `select type from eventlog where user_id = $1 and type like 'forget%' order by created_at`,
+        `select type from eventlog where user_id = $1 and type like 'forget%' order by created_at, id`,
         [me.ids.userId],
       )
       expect(types.map((t) => t.type)).toEqual(['forget_requested', 'forget_cancelled', 'forget_requested'])

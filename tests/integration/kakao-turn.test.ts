@@ -549,7 +549,7 @@ for (const dialect of await testDialects()) {
       const rows = await q(
         k,
         `select u.kakao_user_id as who, t.request_id from aiprocessingtask t join appuser u on u.id = t.user_id
-          where u.kakao_user_id in ($1, $2) order by t.created_at`,
+          where u.kakao_user_id in ($1, $2) order by t.created_at, t.id`,
         [`owner-${dialect}`, `other-${dialect}`],
       )
       expect(rows.map((r) => [r.who, r.request_id])).toEqual([

@@ -81,7 +81,7 @@ for (const dialect of await testDialects()) {
 
       const tasks = await q(
         `select m.content from aiprocessingtask t join message m on m.id = t.message_id
-          join appuser u on u.id = t.user_id where u.kakao_user_id = $1 order by t.created_at`,
+          join appuser u on u.id = t.user_id where u.kakao_user_id = $1 order by t.created_at, t.id`,
         [userId],
       )
       expect(tasks.map((r) => r.content)).toEqual(['하나', '둘'])
