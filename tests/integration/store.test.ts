@@ -223,6 +223,11 @@ for (const dialect of await testDialects()) {
         })
       }
 
+      test('the task an insert hands back is the row as stored (it is built from the insert, not read back)', async () => {
+        const task = (await newTask(`chp-${newId()}`))!
+        expect(await getTask(t.store.db, task.id)).toEqual(task)
+      })
+
       test('a repeated request id inserts nothing', async () => {
         const id = `chp-${newId()}`
         const first = (await newTask(id))!
