@@ -1,7 +1,9 @@
 import { touchConversationAt } from './conversations.ts'
 import type { Db } from './db.ts'
 import { insertMessage } from './messages.ts'
-import { type Bucket, takeToken, takeTokenParams, takeTokenSql } from './ratelimit.ts'
+import { AppError } from '../errors.ts'
+import { Grouper } from '../util/group.ts'
+import { type Bucket, takeToken, takeTokenSql } from './ratelimit.ts'
 import { toDate } from './rows.ts'
 import { answerTaskParams, insertedTask, insertTask, type NewTask, type Row, type Task } from './tasks.ts'
 
@@ -51,75 +53,153 @@ export async function enqueueTurnTask(db: Db, t: NewTurnTask): Promise<TurnEnque
   return db.dialect === 'postgres' ? enqueuePostgres(db, t) : enqueueSqlite(db, t)
 }
 
-/** The `expect` check as one SQL condition, its three parameters numbered from `first`. */
-function expectationSql(first: number): string {
-  const [updated, cutoff, flagged] = [first, first + 1, first + 2].map((n) => `$${n}`)
-  return `exists (select 1 from appuser u
-                   where u.id = $2::uuid and date_trunc('milliseconds', u.updated_at) = ${updated}::timestamptz)
-      and exists (select 1 from conversation c
-                   where c.id = $3::uuid and c.user_id = $2::uuid and c.ended_at is null
-                     and c.last_activity_at > ${cutoff}::timestamptz
-                     and (c.flagged_at is not null) = ${flagged}::boolean
-                     and not exists (select 1 from conversation o
-                                      where o.user_id = $2::uuid and o.ended_at is null
-                                        and o.last_activity_at > ${cutoff}::timestamptz
-                                        and o.started_at > c.started_at))`
+/**
+ * Acks that come while the database is busy with earlier ones go together: one statement, one commit, one
+ * NOTIFY for the group (util/group.ts). A group holds at most one turn per user (one token each, and a user's
+ * turns keep their order) and turns with the same rate limit and channel; each keeps its own outcome.
+ */
+const GROUP = { inFlight: 2, max: 64 }
+
+interface Grouped {
+  t: NewTurnTask
+  params: unknown[]
 }
 
+const groupers = new WeakMap<Db, Grouper<Grouped, TurnEnqueued>>()
+
+function grouperOf(db: Db): Grouper<Grouped, TurnEnqueued> {
+  let g = groupers.get(db)
+  if (!g) {
+    g = new Grouper<Grouped, TurnEnqueued>({
+      ...GROUP,
+      run: (items) => enqueueGroup(db, items),
+      fits: (item, group) => group.every((o) => o.t.userId !== item.t.userId && sameSettings(o.t, item.t)),
+      // A bad row (a conversation deleted under it) fails only its own turn; a database down fails them all.
+      split: (err) => !(err instanceof AppError && err.code === 'DB_UNAVAILABLE'),
+    })
+    groupers.set(db, g)
+  }
+  return g
+}
+
+const sameSettings = (a: NewTurnTask, b: NewTurnTask) =>
+  a.notifyChannel === b.notifyChannel &&
+  a.bucket?.burst === b.bucket?.burst &&
+  a.bucket?.perMinute === b.bucket?.perMinute
+
 async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
-  const params = [...answerTaskParams(t), t.content, t.notifyChannel]
-  const go = '(select ok from ok) and not (select dup from d)'
-  let rate = 'select 1 as allowed'
-  if (t.bucket) {
-    rate = `${takeTokenSql(params.length + 1, go)} returning allowed`
-    params.push(...takeTokenParams(t.userId, t.bucket, t.now.getTime()))
-  }
-  let valid = 'true'
-  if (t.expect) {
-    valid = expectationSql(params.length + 1)
-    params.push(t.expect.userUpdatedAt, t.expect.cutoff, t.expect.flagged)
-  }
+  return grouperOf(db).submit({ t, params: answerTaskParams(t) })
+}
+
+/**
+ * The group's one statement. Each turn is a row of `$1` (JSON): check its remembered state (`expect`) and that
+ * its request id and callbackUrl are new — if either fails nothing below happens for it —, take its user's
+ * rate-limit token, insert its task (nothing on a duplicate that raced past the check) and the user message the
+ * task points at, touch its conversation; then NOTIFY the other instances once — all committed (and the NOTIFY
+ * sent) together before any of the acks leaves. The task's foreign key to its message is checked at the end
+ * of the statement, so the order of the writes does not matter.
+ */
+/**
+ * `exists (q)` for a lookup by index, one per row of the group. The planner, which expects a hundred rows from
+ * the JSON, would hash a plain EXISTS over the whole table instead (a scan of every task on every ack); a
+ * scalar subquery is never hashed.
+ */
+const some = (q: string) => `coalesce((${q} limit 1), false)`
+
+async function enqueueGroup(db: Db, items: readonly Grouped[]): Promise<TurnEnqueued[]> {
+  const { bucket, notifyChannel } = items[0]!.t
+  const rows = items.map(({ t, params: p }, i) => ({
+    i,
+    id: p[0],
+    user_id: t.userId,
+    conv_id: t.convId,
+    message_id: t.messageId,
+    request_id: t.requestId,
+    input: t.input,
+    callback_url: t.callbackUrl,
+    callback_status: p[7],
+    expires_at: t.expiresAt,
+    deadline_at: t.deadlineAt,
+    max_attempts: t.maxAttempts,
+    at: t.now,
+    now_ms: t.now.getTime(),
+    content: t.content,
+    e_updated: t.expect?.userUpdatedAt ?? null,
+    e_cutoff: t.expect?.cutoff ?? null,
+    e_flagged: t.expect?.flagged ?? null,
+  }))
+  const go = 'k.ok and not k.dup'
+  const take = takeTokenSql(
+    { user: 'k.user_id', burst: '$3', now: 'k.now_ms', rate: '$4' },
+    `from k where ${go} and $3::double precision is not null`,
+  )
   // Notifications are namespaced by schema, as the notifier does it (postgres.ts channelOf).
-  const channel = `case when current_schema() = 'public' then $14::text else $14::text || '__' || current_schema() end`
-  const rows = await db.query<Row>(
-    `with ok as (select ${valid} as ok),
-     d as (
-       select exists (select 1 from aiprocessingtask where request_id = $5::text)
-           or exists (select 1 from aiprocessingtask where callback_url = $7::text) as dup
+  const channel = `case when current_schema() = 'public' then $2::text else $2::text || '__' || current_schema() end`
+  const out = await db.query<Row>(
+    `with x as (
+       select * from jsonb_to_recordset($1::jsonb) as x(
+         i integer, id uuid, user_id uuid, conv_id uuid, message_id uuid, request_id text, input jsonb,
+         callback_url text, callback_status text, expires_at timestamptz, deadline_at timestamptz,
+         max_attempts integer, at timestamptz, now_ms bigint, content text,
+         e_updated timestamptz, e_cutoff timestamptz, e_flagged boolean)
      ),
-     rl as (${rate}),
+     k as (
+       select x.*,
+         (x.e_updated is null or (
+           ${some(`select true from appuser u
+                    where u.id = x.user_id and date_trunc('milliseconds', u.updated_at) = x.e_updated`)}
+           and ${some(`select true from conversation c
+                        where c.id = x.conv_id and c.user_id = x.user_id and c.ended_at is null
+                          and c.last_activity_at > x.e_cutoff
+                          and (c.flagged_at is not null) = x.e_flagged
+                          and not ${some(`select true from conversation o
+                                           where o.user_id = x.user_id and o.ended_at is null
+                                             and o.last_activity_at > x.e_cutoff
+                                             and o.started_at > c.started_at`)}`)})) as ok,
+         ${some('select true from aiprocessingtask a where a.request_id = x.request_id')}
+           or ${some('select true from aiprocessingtask a where a.callback_url = x.callback_url')} as dup
+       from x
+     ),
+     rl as (${take} returning user_id, allowed),
      t as (
        insert into aiprocessingtask
          (id, user_id, conv_id, message_id, request_id, input, callback_url, callback_status,
           expires_at, deadline_at, max_attempts, run_after, created_at, updated_at)
-       select $1::uuid, $2::uuid, $3::uuid, $4::uuid, $5::text, $6::jsonb, $7::text, $8::text,
-              $9::timestamptz, $10::timestamptz, $11::integer, $12::timestamptz, $12::timestamptz, $12::timestamptz
-        where ${go} and exists (select 1 from rl where allowed = 1)
+       select k.id, k.user_id, k.conv_id, k.message_id, k.request_id, k.input, k.callback_url, k.callback_status,
+              k.expires_at, k.deadline_at, k.max_attempts, k.at, k.at, k.at
+         from k
+        where ${go} and ($3::double precision is null
+                         or exists (select 1 from rl where rl.user_id = k.user_id::text and rl.allowed = 1))
        on conflict do nothing
        returning id
      ),
      m as (
        insert into message (id, conv_id, role, content, created_at)
-       select $4::uuid, $3::uuid, 'user', $13::text, $12::timestamptz from t
+       select k.message_id, k.conv_id, 'user', k.content, k.at from k join t on t.id = k.id
      ),
      c as (
-       update conversation
-          set last_activity_at = case when last_activity_at < $12::timestamptz then $12::timestamptz
-                                      else last_activity_at end
-        where id = $3::uuid and exists (select 1 from t)
+       update conversation v
+          set last_activity_at = greatest(v.last_activity_at, (select k.at from k where k.conv_id = v.id))
+        where v.id = any(array(select k.conv_id from k join t on t.id = k.id))
      ),
-     n as (select pg_notify(${channel}, '') from t where $14::text is not null)
-     select (select ok from ok) as ctx_ok, (select dup from d) as dup, (select allowed from rl) as rl_allowed,
-            (select count(*) from n) as rl_notified, t.id
-       from (select 1) as one left join t on true`,
-    params,
+     n as (select pg_notify(${channel}, '') where $2::text is not null and exists (select 1 from t))
+     select k.i, k.ok, k.dup, rl.allowed, t.id is not null as inserted, (select count(*) from n) as notified
+       from k left join rl on rl.user_id = k.user_id::text left join t on t.id = k.id`,
+    [rows, notifyChannel, bucket?.burst ?? null, bucket ? bucket.perMinute / 60_000 : null],
   )
-  const row = rows[0]!
-  if (!row.ctx_ok) return { task: null, limited: false, stale: true }
-  // A duplicate took no token: the caller finds the earlier task (findDuplicate).
-  if (row.dup) return { task: null, limited: false, stale: false }
-  if (Number(row.rl_allowed) !== 1) return { task: null, limited: true, stale: false }
-  return { task: row.id ? insertedTask(params) : null, limited: false, stale: false }
+  const results: TurnEnqueued[] = []
+  for (const r of out) {
+    const item = items[Number(r.i)]!
+    results[Number(r.i)] = !r.ok
+      ? { task: null, limited: false, stale: true }
+      : // A duplicate took no token: the caller finds the earlier task (findDuplicate).
+        r.dup
+        ? { task: null, limited: false, stale: false }
+        : bucket && Number(r.allowed) !== 1
+          ? { task: null, limited: true, stale: false }
+          : { task: r.inserted ? insertedTask(item.params) : null, limited: false, stale: false }
+  }
+  return results
 }
 
 /** The `expect` check on SQLite, inside the enqueue transaction (the same conditions as expectationSql). */
