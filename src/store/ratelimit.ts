@@ -33,7 +33,11 @@ export function takeTokenSql(
   e: { user: string; burst: string; now: string; rate: string },
   from = 'where true',
 ): string {
-  const [burst, rate, now] = [`cast(${e.burst} as double precision)`, `cast(${e.rate} as double precision)`, 'excluded.updated_ms']
+  const [burst, rate, now] = [
+    `cast(${e.burst} as double precision)`,
+    `cast(${e.rate} as double precision)`,
+    'excluded.updated_ms',
+  ]
   const refilled = `(case when ${now} > r.updated_ms
       then r.tokens + (${now} - r.updated_ms) * ${rate} else r.tokens end)`
   const available = `(case when ${refilled} > ${burst} then ${burst} else ${refilled} end)`

@@ -4,6 +4,9 @@
  * they came: one round trip and one commit for the whole group, however many calls a burst brings. Nothing is
  * delayed on purpose: alone, a call never waits for company.
  *
+ * A run out for longer than `stallMs` (waiting on a lock another transaction holds) no longer counts against
+ * `inFlight`: the calls behind it go on in another run, up to `maxRunning` runs out in all.
+ *
  * `fits` says whether an item may join a group (e.g. one row per user, the same settings for all). When a
  * group's run fails and `split` says so, each member is run again on its own, so that one bad item fails only
  * its own call; `split` is false for failures that would fail them all again (the database is down).
@@ -11,6 +14,8 @@
 export interface GroupOptions<I, O> {
   inFlight: number
   max: number
+  stallMs: number
+  maxRunning: number
   run(items: readonly I[]): Promise<O[]>
   fits?(item: I, group: readonly I[]): boolean
   split?(err: unknown): boolean
@@ -24,7 +29,9 @@ interface Waiting<I, O> {
 
 export class Grouper<I, O> {
   private waiting: Waiting<I, O>[] = []
+  /** Runs out, and those of them not yet out for `stallMs`. */
   private running = 0
+  private active = 0
 
   constructor(private readonly opts: GroupOptions<I, O>) {}
 
@@ -36,11 +43,21 @@ export class Grouper<I, O> {
   }
 
   private pump(): void {
-    while (this.running < this.opts.inFlight && this.waiting.length > 0) {
+    const { inFlight, maxRunning, stallMs } = this.opts
+    while (this.active < inFlight && this.running < maxRunning && this.waiting.length > 0) {
       const group = this.take()
       this.running++
+      this.active++
+      let stalled = false
+      const timer = setTimeout(() => {
+        stalled = true
+        this.active--
+        this.pump()
+      }, stallMs)
       void this.runGroup(group).finally(() => {
+        clearTimeout(timer)
         this.running--
+        if (!stalled) this.active--
         this.pump()
       })
     }
@@ -64,7 +81,7 @@ export class Grouper<I, O> {
   private async runGroup(group: Waiting<I, O>[]): Promise<void> {
     try {
       const outs = await this.opts.run(group.map((w) => w.item))
-      group.forEach((w, i) => w.resolve(outs[i]!))
+      for (const [i, w] of group.entries()) w.resolve(outs[i]!)
     } catch (err) {
       if (group.length > 1 && (this.opts.split?.(err) ?? false)) {
         await Promise.all(

@@ -1,0 +1,211 @@
+import { describe, expect, test } from 'bun:test'
+import { currentConversation } from '../../src/store/conversations.ts'
+import type { Db, Dialect } from '../../src/store/db.ts'
+import { type Bucket, takeToken } from '../../src/store/ratelimit.ts'
+import { newId } from '../../src/store/rows.ts'
+import { getTask } from '../../src/store/tasks.ts'
+import { enqueueTurnTask, type NewTurnTask, type TurnEnqueued } from '../../src/store/turn-enqueue.ts'
+import { type AppUser, upsertUser } from '../../src/store/users.ts'
+import { testDialects, useTestDb } from '../helpers/db.ts'
+import { waitFor } from '../helpers/wait.ts'
+
+type Row = Record<string, any>
+
+/**
+ * Acks that come while the database is busy go together in one statement on PostgreSQL (turn-enqueue.ts, group
+ * commit). The first ack's statement is held at a gate until the others have queued behind it, so the next
+ * statement carries all of them; each must keep the outcome it would have had alone, and write exactly what it
+ * would have written alone. SQLite runs each ack in its own transaction: the same outcomes, no groups.
+ */
+for (const dialect of await testDialects()) {
+  describe(`acks grouped in one statement (${dialect})`, () => {
+    const tdb = useTestDb(dialect as Dialect, `ack-group-${dialect}`)
+    const db = () => tdb.store.db
+    const q = (sql: string, p: unknown[] = []) => db().query<Row>(sql, p)
+    const bucket: Bucket = { burst: 2, perMinute: 1 }
+
+    /** A Db whose group statements are counted by their rows; the first waits until `open()`. */
+    function gated() {
+      const groups: number[] = []
+      let open!: () => void
+      const gate = new Promise<void>((resolve) => {
+        open = resolve
+      })
+      const gatedDb: Db = {
+        ...db(),
+        query: async <R>(sql: string, params: readonly unknown[] = []) => {
+          if (sql.includes('jsonb_to_recordset')) {
+            groups.push((params[0] as unknown[]).length)
+            if (groups.length === 1) await gate
+          }
+          return db().query<R>(sql, params)
+        },
+      }
+      return { db: gatedDb, groups, open }
+    }
+
+    async function someone(label: string) {
+      const now = new Date()
+      const { user } = await upsertUser(db(), { botId: 'group', kakaoUserId: `${label}-${newId()}` }, now)
+      const { conversation } = await currentConversation(db(), user.id, 30, now)
+      return { user, conversation }
+    }
+
+    const turn = (
+      who: { user: AppUser; conversation: { id: string } },
+      over: Partial<NewTurnTask> = {},
+    ): NewTurnTask => ({
+      userId: who.user.id,
+      convId: who.conversation.id,
+      messageId: newId(),
+      content: `안녕하세요 ${newId()}`,
+      requestId: `req-${newId()}`,
+      input: {
+        v: 2,
+        utterance: '안녕하세요',
+        promptName: 'default',
+        vars: {},
+        receivedAt: new Date().toISOString(),
+      },
+      callbackUrl: `http://127.0.0.1:9/cb/${newId()}`,
+      expiresAt: new Date(Date.now() + 60_000),
+      deadlineAt: new Date(Date.now() + 50_000),
+      maxAttempts: 3,
+      now: new Date(),
+      bucket,
+      notifyChannel: 'kbot_group_test',
+      expect: {
+        userUpdatedAt: who.user.updatedAt,
+        cutoff: new Date(Date.now() - 30 * 60_000),
+        flagged: false,
+      },
+      ...over,
+    })
+
+    const outcome = (o: TurnEnqueued) =>
+      o.stale ? 'stale' : o.limited ? 'limited' : o.task ? 'stored' : 'duplicate'
+    const tasksOf = async (userId: string) =>
+      (
+        await q('select id, request_id from aiprocessingtask where user_id = $1 order by created_at, id', [
+          userId,
+        ])
+      ).length
+    const messagesOf = async (convId: string) =>
+      (await q('select content from message where conv_id = $1 order by created_at, id', [convId])).map(
+        (r) => r.content as string,
+      )
+
+    test('one group: stored, stale, duplicate and limited turns each keep their own outcome and writes', async () => {
+      const [u0, u1, u2, u3, u4, u5] = await Promise.all(['u0', 'u1', 'u2', 'u3', 'u4', 'u5'].map(someone))
+      // u3's request id is already taken (no token: u3 has no bucket row); u4's bucket is empty.
+      const earlier = await enqueueTurnTask(db(), turn(u3!, { requestId: 'group-dup', bucket: null }))
+      expect(earlier.task).not.toBeNull()
+      expect(await takeToken(db(), u4!.user.id, bucket)).toBe(true)
+      expect(await takeToken(db(), u4!.user.id, bucket)).toBe(true)
+
+      const g = gated()
+      const first = enqueueTurnTask(g.db, turn(u0!))
+      const u1a = turn(u1!)
+      const u1b = turn(u1!, { now: new Date(u1a.now.getTime() + 1) })
+      const staleTurn = turn(u2!, {
+        expect: { ...turn(u2!).expect!, userUpdatedAt: new Date(u2!.user.updatedAt.getTime() + 1) },
+      })
+      const rest = [
+        enqueueTurnTask(g.db, u1a),
+        enqueueTurnTask(g.db, staleTurn),
+        enqueueTurnTask(g.db, turn(u3!, { requestId: 'group-dup' })),
+        enqueueTurnTask(g.db, turn(u4!)),
+        enqueueTurnTask(g.db, turn(u5!, { expect: null })),
+        // u1 again: one turn per user in a group, so this one goes in the next statement, after u1's first.
+        enqueueTurnTask(g.db, u1b),
+      ]
+      g.open()
+      const outs = [await first, ...(await Promise.all(rest))]
+      expect(outs.map(outcome)).toEqual([
+        'stored',
+        'stored',
+        'stale',
+        'duplicate',
+        'limited',
+        'stored',
+        'stored',
+      ])
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 5, 1])
+
+      // What each wrote: a task and its message for every stored turn, nothing else.
+      expect(await tasksOf(u0!.user.id)).toBe(1)
+      expect(await tasksOf(u1!.user.id)).toBe(2)
+      expect(await messagesOf(u1!.conversation.id)).toEqual([u1a.content, u1b.content])
+      for (const who of [u2!, u4!]) {
+        expect(await tasksOf(who.user.id)).toBe(0)
+        expect(await messagesOf(who.conversation.id)).toEqual([])
+      }
+      expect(await tasksOf(u3!.user.id)).toBe(1)
+      expect((await messagesOf(u3!.conversation.id)).length).toBe(1)
+      expect(await tasksOf(u5!.user.id)).toBe(1)
+      // Tokens: one per stored turn; none for the stale or the duplicate turn; the empty bucket stays empty.
+      const tokens = async (userId: string) =>
+        (await q('select tokens, allowed from ratelimit where user_id = $1', [userId]))[0]
+      expect(Number((await tokens(u1!.user.id))?.tokens)).toBeLessThan(1)
+      expect(await tokens(u2!.user.id)).toBeUndefined()
+      expect(await tokens(u3!.user.id)).toBeUndefined()
+      expect(Number((await tokens(u4!.user.id))?.allowed)).toBe(0)
+      expect(Number((await tokens(u5!.user.id))?.tokens)).toBeGreaterThanOrEqual(1)
+      // The conversation was touched at the turn's time; the task handed back is the stored one.
+      const conv = await q('select last_activity_at from conversation where id = $1', [u1!.conversation.id])
+      expect(new Date(conv[0]!.last_activity_at).getTime()).toBe(u1b.now.getTime())
+      expect(await getTask(db(), outs[1]!.task!.id)).toEqual(outs[1]!.task)
+    })
+
+    test('a row that fails (its conversation deleted meanwhile) fails only its own turn', async () => {
+      const [u0, u1, gone, u3] = await Promise.all(['v0', 'v1', 'gone', 'v3'].map(someone))
+      // Decided on the conversation just before another instance deleted it (a forget, say).
+      await q('delete from conversation where id = $1', [gone!.conversation.id])
+      const g = gated()
+      const calls = Promise.allSettled(
+        [u0!, u1!, gone!, u3!].map((who) => enqueueTurnTask(g.db, turn(who, { expect: null }))),
+      )
+      g.open()
+      const settled = await calls
+      expect(settled.map((s) => (s.status === 'fulfilled' ? outcome(s.value) : 'failed'))).toEqual([
+        'stored',
+        'stored',
+        'failed',
+        'stored',
+      ])
+      // The group failed as a whole, then each ran alone.
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 3, 1, 1, 1])
+      expect(await tasksOf(u1!.user.id)).toBe(1)
+      expect(await tasksOf(u3!.user.id)).toBe(1)
+      expect(await tasksOf(gone!.user.id)).toBe(0)
+      expect(await q('select 1 from ratelimit where user_id = $1', [gone!.user.id])).toEqual([])
+    })
+
+    test.skipIf(dialect !== 'postgres')('one NOTIFY per group, sent with its commit', async () => {
+      const store = tdb.store
+      let heard = 0
+      let ready!: () => void
+      const listening = new Promise<void>((resolve) => {
+        ready = resolve
+      })
+      const unlisten = await store.notifier!.listen('kbot_group_test', () => heard++, ready)
+      try {
+        await listening
+        const people = await Promise.all(['w0', 'w1', 'w2', 'w3'].map(someone))
+        const g = gated()
+        const first = enqueueTurnTask(g.db, turn(people[0]!))
+        const rest = people.slice(1).map((p) => enqueueTurnTask(g.db, turn(p)))
+        g.open()
+        await Promise.all([first, ...rest])
+        expect(g.groups).toEqual([1, 3])
+        await waitFor(() => heard >= 2, { what: 'two notifications' })
+        // A probe NOTIFY after both: once it is heard, nothing else from the groups is still on its way.
+        await store.notifier!.notify('kbot_group_test')
+        await waitFor(() => heard >= 3, { what: 'the probe' })
+        expect(heard).toBe(3)
+      } finally {
+        await unlisten()
+      }
+    })
+  })
+}
