@@ -28,8 +28,11 @@ export interface BenchEnv {
   /** `root`: another kbot checkout on the same database (it must have the same migrations). */
   startKbot(label: string, env?: Record<string, string>, root?: string): Promise<BenchServer>
   setModelDelay(ms: number): void
-  /** Forgets unfinished work, so that a phase's backlog never runs (or calls back) during the next one. */
-  resetQueue(): Promise<void>
+  /**
+   * Forgets unfinished work, so that a phase's backlog never runs (or calls back) during the next one.
+   * `keepRunning`: tasks a worker holds are left to finish (while kbot runs: no "lease lost" for them).
+   */
+  resetQueue(opts?: { keepRunning?: boolean }): Promise<void>
   close(): Promise<void>
 }
 
@@ -92,9 +95,11 @@ export async function createBenchEnv(): Promise<BenchEnv> {
 
     const setModelDelay = (delayMs: number) => model.setDefault({ delayMs })
     // Users, conversations and finished tasks stay: later phases meet a database that has seen traffic.
-    const resetQueue = async () => {
+    const resetQueue = async ({ keepRunning = false } = {}) => {
+      const unfinished = keepRunning ? `status = 'pending'` : `status in ('pending', 'processing')`
+      const held = keepRunning ? ` and status <> 'processing'` : ''
       await sql.unsafe(
-        `delete from ${schema}.aiprocessingtask where status in ('pending', 'processing') or callback_status = 'pending'`,
+        `delete from ${schema}.aiprocessingtask where ${unfinished} or (callback_status = 'pending'${held})`,
       )
     }
     return {

@@ -93,6 +93,9 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
   const runs: Record<string, WrkResult[]> = {}
   let tag = 0
   const wrk = async (side: Side, c: number, seconds: number, key: string | null) => {
+    // Every side runs while another is measured: the earlier runs' backlog (thousands of callbacks falling due
+    // a minute later, sent by the guard) would land on whichever side comes next, the floor included.
+    await env.resetQueue({ keepRunning: true })
     const r = await runWrk({
       url: side.url,
       connections: c,
@@ -151,6 +154,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     const half = Math.ceil(plan.floor.fixedCount / 2)
     for (const [h, order] of [sides, [...sides].reverse()].entries()) {
       for (const side of order) {
+        await env.resetQueue({ keepRunning: true })
         const run = await openLoop({
           rate: 200,
           count: half,
