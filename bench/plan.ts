@@ -31,7 +31,7 @@ export function makePlan(quick: boolean): Plan {
     floor: {
       durationS: quick ? 3 : 10,
       warmupS: quick ? 1 : 3,
-      rounds: quick ? 1 : 2,
+      rounds: quick ? 1 : 3,
       connections: [16, 64],
       fixedCount: quick ? 600 : 2000,
     },
