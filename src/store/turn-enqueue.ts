@@ -51,10 +51,10 @@ export async function enqueueTurnTask(db: Db, t: NewTurnTask): Promise<TurnEnque
 
 /**
  * Acks that come while the database is busy with earlier ones go together: one statement, one commit, one
- * NOTIFY for the group (util/group.ts). A group holds at most one turn per user (one token each, and a user's
- * turns keep their order) and turns with the same rate limit and channel; each keeps its own outcome.
- * One statement out at a time measured best (README, "The ack at the floor"); one held up for 50 ms (a lock
- * another transaction holds) lets the next group go beside it, up to four.
+ * NOTIFY for the group (util/group.ts). A group holds at most one turn per user (one token each; the user's next
+ * turn waits for the next group) and turns with the same rate limit and channel; each keeps its own outcome.
+ * One statement out at a time measured best (README, "The floor phase"); one held up for 50 ms (a lock another
+ * transaction holds) lets the next group go beside it, up to four.
  */
 const GROUP = { inFlight: 1, max: 64, stallMs: 50, maxRunning: 4 }
 
@@ -90,6 +90,13 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
 }
 
 /**
+ * `exists (q)` for a lookup by index, one per row of the group. The planner, which expects a hundred rows from
+ * the JSON, would hash a plain EXISTS over the whole table instead (a scan of every task on every ack); a
+ * scalar subquery is never hashed.
+ */
+const some = (q: string) => `coalesce((${q} limit 1), false)`
+
+/**
  * The group's one statement. Each turn is a row of `$1` (JSON): check its remembered state (`expect`) and that
  * its request id and callbackUrl are new — if either fails nothing below happens for it —, take its user's
  * rate-limit token, insert its task (nothing on a duplicate that raced past the check) and the user message the
@@ -97,13 +104,6 @@ async function enqueuePostgres(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
  * sent) together before any of the acks leaves. The task's foreign key to its message is checked at the end
  * of the statement, so the order of the writes does not matter.
  */
-/**
- * `exists (q)` for a lookup by index, one per row of the group. The planner, which expects a hundred rows from
- * the JSON, would hash a plain EXISTS over the whole table instead (a scan of every task on every ack); a
- * scalar subquery is never hashed.
- */
-const some = (q: string) => `coalesce((${q} limit 1), false)`
-
 async function enqueueGroup(db: Db, items: readonly Grouped[]): Promise<TurnEnqueued[]> {
   const { bucket, notifyChannel } = items[0]!.t
   const rows = items.map(({ t, params: p }, i) => ({
