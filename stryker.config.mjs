@@ -36,6 +36,16 @@ const MODULES = {
       `${SQLITE} tests/integration/retention-cli.test.ts`,
     ],
   },
+  ack: {
+    // The group statement runs on PostgreSQL only: these files run on both stores.
+    mutate: ['src/util/group.ts', 'src/store/turn-enqueue.ts'],
+    runs: [
+      'tests/unit/group.test.ts',
+      'tests/integration/ack-group.test.ts',
+      'tests/integration/context-cache.test.ts',
+      'tests/integration/rate-limit.test.ts',
+    ],
+  },
   turn: {
     mutate: ['src/kakao/turn.ts', 'src/kakao/context-cache.ts'],
     runs: [

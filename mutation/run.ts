@@ -1,9 +1,9 @@
 /**
- * `bun run mutate [module…]`: Stryker once per module (queue, delivery, tasks, turn), each with the test files
+ * `bun run mutate [module…]`: Stryker once per module (queue, delivery, tasks, turn, ack), each with the test files
  * that cover it. Extra Stryker flags after `--` are passed on (e.g. `-- --mutate src/store/tasks.ts:150-220`).
  */
 const STRYKER = 'node_modules/@stryker-mutator/core/bin/stryker.js'
-const ALL = ['tasks', 'delivery', 'turn', 'queue']
+const ALL = ['tasks', 'delivery', 'turn', 'queue', 'ack']
 const argv = process.argv.slice(2)
 const dash = argv.indexOf('--')
 const modules = (dash >= 0 ? argv.slice(0, dash) : argv).filter(Boolean)
