@@ -1,4 +1,5 @@
 import { describe, expect, test } from 'bun:test'
+import { AppError } from '../../src/errors.ts'
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Db, Dialect } from '../../src/store/db.ts'
 import { type Bucket, takeToken } from '../../src/store/ratelimit.ts'
@@ -96,7 +97,11 @@ for (const dialect of await testDialects()) {
       )
 
     test('one group: stored, stale, duplicate and limited turns each keep their own outcome and writes', async () => {
-      const [u0, u1, u2, u3, u4, u5] = await Promise.all(['u0', 'u1', 'u2', 'u3', 'u4', 'u5'].map(someone))
+      const [u0, u1, u2, u3, u4, u5, u6] = await Promise.all(
+        ['u0', 'u1', 'u2', 'u3', 'u4', 'u5', 'u6'].map(someone),
+      )
+      // u6's conversation was flagged by crisis-guard, and the turn was decided knowing it.
+      await q('update conversation set flagged_at = $2 where id = $1', [u6!.conversation.id, new Date()])
       // u3's request id is already taken (no token: u3 has no bucket row); u4's bucket is empty.
       const earlier = await enqueueTurnTask(db(), turn(u3!, { requestId: 'group-dup', bucket: null }))
       expect(earlier.task).not.toBeNull()
@@ -116,6 +121,7 @@ for (const dialect of await testDialects()) {
         enqueueTurnTask(g.db, turn(u3!, { requestId: 'group-dup' })),
         enqueueTurnTask(g.db, turn(u4!)),
         enqueueTurnTask(g.db, turn(u5!, { expect: null })),
+        enqueueTurnTask(g.db, turn(u6!, { expect: { ...turn(u6!).expect!, flagged: true } })),
         // u1 again: one turn per user in a group, so this one goes in the next statement, after u1's first.
         enqueueTurnTask(g.db, u1b),
       ]
@@ -129,8 +135,14 @@ for (const dialect of await testDialects()) {
         'limited',
         'stored',
         'stored',
+        'stored',
       ])
-      if (dialect === 'postgres') expect(g.groups).toEqual([1, 5, 1])
+      expect(outs.slice(2, 5)).toEqual([
+        { task: null, limited: false, stale: true },
+        { task: null, limited: false, stale: false },
+        { task: null, limited: true, stale: false },
+      ])
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 6, 1])
 
       // What each wrote: a task and its message for every stored turn, nothing else.
       expect(await tasksOf(u0!.user.id)).toBe(1)
@@ -143,6 +155,7 @@ for (const dialect of await testDialects()) {
       expect(await tasksOf(u3!.user.id)).toBe(1)
       expect((await messagesOf(u3!.conversation.id)).length).toBe(1)
       expect(await tasksOf(u5!.user.id)).toBe(1)
+      expect(await tasksOf(u6!.user.id)).toBe(1)
       // Tokens: one per stored turn; none for the stale or the duplicate turn; the empty bucket stays empty.
       const tokens = async (userId: string) =>
         (await q('select tokens, allowed from ratelimit where user_id = $1', [userId]))[0]
@@ -156,6 +169,81 @@ for (const dialect of await testDialects()) {
       expect(new Date(conv[0]!.last_activity_at).getTime()).toBe(u1b.now.getTime())
       expect(await getTask(db(), outs[1]!.task!.id)).toEqual(outs[1]!.task)
     })
+
+    test('in one group, each remembered state is checked on its own row: only the turn whose state holds is stored', async () => {
+      const [u0, ok, other, moved, idle, owner] = await Promise.all(
+        ['x0', 'ok', 'other', 'moved', 'idle', 'owner'].map(someone),
+      )
+      // `moved` opened a newer conversation elsewhere; `idle` was last active exactly at the session cutoff.
+      await q(
+        'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3)',
+        [newId(), moved!.user.id, new Date(moved!.conversation.startedAt.getTime() + 1000)],
+      )
+      const g = gated()
+      const first = enqueueTurnTask(g.db, turn(u0!))
+      const rest = [
+        enqueueTurnTask(g.db, turn(ok!)),
+        // A conversation that is not this user's.
+        enqueueTurnTask(g.db, turn(other!, { convId: owner!.conversation.id })),
+        enqueueTurnTask(g.db, turn(moved!)),
+        enqueueTurnTask(
+          g.db,
+          turn(idle!, { expect: { ...turn(idle!).expect!, cutoff: idle!.conversation.lastActivityAt } }),
+        ),
+      ]
+      g.open()
+      const outs = [await first, ...(await Promise.all(rest))]
+      expect(outs.map(outcome)).toEqual(['stored', 'stored', 'stale', 'stale', 'stale'])
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 4])
+      for (const who of [other!, moved!, idle!]) expect(await tasksOf(who.user.id)).toBe(0)
+      expect(await messagesOf(owner!.conversation.id)).toEqual([])
+    })
+
+    test('turns with another rate limit or channel go in a group of their own; no bucket, no token', async () => {
+      const [u0, a1, a2, free, quiet] = await Promise.all(['y0', 'a1', 'a2', 'free', 'quiet'].map(someone))
+      const g = gated()
+      const first = enqueueTurnTask(g.db, turn(u0!))
+      const rest = [
+        enqueueTurnTask(g.db, turn(a1!)),
+        enqueueTurnTask(g.db, turn(free!, { bucket: null })),
+        enqueueTurnTask(g.db, turn(a2!)),
+        enqueueTurnTask(g.db, turn(quiet!, { notifyChannel: null, bucket: { burst: 5, perMinute: 1 } })),
+      ]
+      g.open()
+      const outs = [await first, ...(await Promise.all(rest))]
+      expect(outs.map(outcome)).toEqual(['stored', 'stored', 'stored', 'stored', 'stored'])
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 2, 1, 1])
+      expect(await q('select 1 from ratelimit where user_id = $1', [free!.user.id])).toEqual([])
+      // The other bucket's own burst: 5 - 1 tokens left, not this group's 2 - 1.
+      const left = await q('select tokens from ratelimit where user_id = $1', [quiet!.user.id])
+      expect(Number(left[0]?.tokens)).toBe(4)
+    })
+
+    if (dialect === 'postgres')
+      test('a database that is down fails the whole group at once, without a retry per turn', async () => {
+        const people = await Promise.all(['z0', 'z1', 'z2', 'z3'].map(someone))
+        const g = gated()
+        let groupStatements = 0
+        const down: Db = {
+          ...g.db,
+          query: async <R>(sql: string, params: readonly unknown[] = []) => {
+            if (sql.includes('jsonb_to_recordset') && ++groupStatements > 1)
+              throw new AppError('DB_UNAVAILABLE', 'database unavailable: connection refused')
+            return g.db.query<R>(sql, params)
+          },
+        }
+        const first = enqueueTurnTask(down, turn(people[0]!))
+        const rest = Promise.allSettled(people.slice(1).map((p) => enqueueTurnTask(down, turn(p))))
+        g.open()
+        expect(outcome(await first)).toBe('stored')
+        const settled = await rest
+        expect(settled.map((r) => (r.status === 'rejected' ? (r.reason as AppError).code : 'ok'))).toEqual([
+          'DB_UNAVAILABLE',
+          'DB_UNAVAILABLE',
+          'DB_UNAVAILABLE',
+        ])
+        expect(groupStatements).toBe(2)
+      })
 
     test('a row that fails (its conversation deleted meanwhile) fails only its own turn', async () => {
       const [u0, u1, gone, u3] = await Promise.all(['v0', 'v1', 'gone', 'v3'].map(someone))

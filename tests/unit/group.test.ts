@@ -190,4 +190,68 @@ describe('Grouper (group commit)', () => {
     runs[2]!.finish()
     expect(await Promise.all([next, behind])).toEqual(['u2#1', 'u3#1'])
   })
+
+  test('after a held run finishes, one run at a time again: the stall freed one place, not two', async () => {
+    const { grouper, runs } = harness({ stallMs: 30 })
+    const held = grouper.submit(item('u1', 1))
+    const behind = grouper.submit(item('u2', 1))
+    await waitFor(() => runs.length === 2, { timeoutMs: 2_000, what: 'a second run beside the held one' })
+    runs[0]!.finish()
+    runs[1]!.finish()
+    expect(await Promise.all([held, behind])).toEqual(['u1#1', 'u2#1'])
+    const next = grouper.submit(item('u3', 1))
+    const after = grouper.submit(item('u4', 1))
+    expect(runs.map((r) => names(r.items)).slice(2)).toEqual([['u3#1']])
+    runs[2]!.finish()
+    await waitFor(() => runs.length === 4, { timeoutMs: 2_000, what: 'the fourth run' })
+    runs[3]!.finish()
+    expect(await Promise.all([next, after])).toEqual(['u3#1', 'u4#1'])
+  })
+
+  test('without fits, any calls go together; without split, a failed group fails as a whole', async () => {
+    const runs: number[][] = []
+    let fail = false
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const grouper = new Grouper<number, number>({
+      inFlight: 1,
+      max: 10,
+      stallMs: 60_000,
+      maxRunning: 4,
+      run: async (items) => {
+        runs.push([...items])
+        if (runs.length === 1) await gate
+        if (fail) throw new Error('no')
+        return items.map((i) => i * 2)
+      },
+    })
+    const first = grouper.submit(1)
+    const rest = [grouper.submit(1), grouper.submit(1), grouper.submit(2)]
+    release()
+    expect(await Promise.all([first, ...rest])).toEqual([2, 2, 2, 4])
+    expect(runs).toEqual([[1], [1, 1, 2]])
+    fail = true
+    const failing = await Promise.allSettled([grouper.submit(3)])
+    expect(failing[0]!.status).toBe('rejected')
+    expect(runs).toHaveLength(3)
+  })
+
+  test('a call alone in its run that fails is not run a second time, even when split says yes', async () => {
+    let calls = 0
+    const grouper = new Grouper<number, number>({
+      inFlight: 1,
+      max: 10,
+      stallMs: 60_000,
+      maxRunning: 4,
+      run: async () => {
+        calls++
+        throw new Error('bad row')
+      },
+      split: () => true,
+    })
+    await expect(grouper.submit(1)).rejects.toThrow('bad row')
+    expect(calls).toBe(1)
+  })
 })
