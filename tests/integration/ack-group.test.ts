@@ -200,23 +200,31 @@ for (const dialect of await testDialects()) {
     })
 
     test('turns with another rate limit or channel go in a group of their own; no bucket, no token', async () => {
-      const [u0, a1, a2, free, quiet] = await Promise.all(['y0', 'a1', 'a2', 'free', 'quiet'].map(someone))
+      const names = ['y0', 'a1', 'free', 'a2', 'free2', 'quiet', 'b5', 'p7']
+      const [u0, a1, free, a2, free2, quiet, b5, p7] = await Promise.all(names.map(someone))
       const g = gated()
       const first = enqueueTurnTask(g.db, turn(u0!))
       const rest = [
         enqueueTurnTask(g.db, turn(a1!)),
         enqueueTurnTask(g.db, turn(free!, { bucket: null })),
         enqueueTurnTask(g.db, turn(a2!)),
-        enqueueTurnTask(g.db, turn(quiet!, { notifyChannel: null, bucket: { burst: 5, perMinute: 1 } })),
+        enqueueTurnTask(g.db, turn(free2!, { bucket: null })),
+        // The same rate limit, no NOTIFY; then another burst; then another rate.
+        enqueueTurnTask(g.db, turn(quiet!, { notifyChannel: null })),
+        enqueueTurnTask(g.db, turn(b5!, { bucket: { burst: 5, perMinute: bucket.perMinute } })),
+        enqueueTurnTask(g.db, turn(p7!, { bucket: { burst: bucket.burst, perMinute: 7 } })),
       ]
       g.open()
       const outs = [await first, ...(await Promise.all(rest))]
-      expect(outs.map(outcome)).toEqual(['stored', 'stored', 'stored', 'stored', 'stored'])
-      if (dialect === 'postgres') expect(g.groups).toEqual([1, 2, 1, 1])
-      expect(await q('select 1 from ratelimit where user_id = $1', [free!.user.id])).toEqual([])
-      // The other bucket's own burst: 5 - 1 tokens left, not this group's 2 - 1.
-      const left = await q('select tokens from ratelimit where user_id = $1', [quiet!.user.id])
-      expect(Number(left[0]?.tokens)).toBe(4)
+      expect(outs.map(outcome)).toEqual(names.map(() => 'stored'))
+      if (dialect === 'postgres') expect(g.groups).toEqual([1, 2, 2, 1, 1, 1])
+      for (const who of [free!, free2!])
+        expect(await q('select 1 from ratelimit where user_id = $1', [who.user.id])).toEqual([])
+      // Each bucket's own burst: 5 - 1 and 2 - 1 tokens left.
+      const left = async (who: typeof b5) =>
+        Number((await q('select tokens from ratelimit where user_id = $1', [who!.user.id]))[0]?.tokens)
+      expect(await left(b5)).toBe(4)
+      expect(await left(p7)).toBeCloseTo(1, 3)
     })
 
     if (dialect === 'postgres')
