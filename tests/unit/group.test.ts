@@ -254,4 +254,27 @@ describe('Grouper (group commit)', () => {
     await expect(grouper.submit(1)).rejects.toThrow('bad row')
     expect(calls).toBe(1)
   })
+
+  test('without split, a failed group of several is not run again one by one', async () => {
+    const runs: number[][] = []
+    let release!: () => void
+    const gate = new Promise<void>((resolve) => {
+      release = resolve
+    })
+    const grouper = new Grouper<number, number>({
+      inFlight: 1,
+      max: 10,
+      stallMs: 60_000,
+      maxRunning: 4,
+      run: async (items) => {
+        runs.push([...items])
+        if (runs.length === 1) await gate
+        throw new Error('bad')
+      },
+    })
+    const all = Promise.allSettled([grouper.submit(1), grouper.submit(2), grouper.submit(3)])
+    release()
+    expect((await all).map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
+    expect(runs).toEqual([[1], [2, 3]])
+  })
 })
