@@ -35,6 +35,32 @@ const names = (items: Item[]) => items.map((i) => `${i.user}#${i.n}`)
 /** Lets the promise callbacks that follow a finished run happen (no timers involved). */
 const settle = () => new Promise<void>((resolve) => setImmediate(resolve))
 
+/**
+ * A Grouper of numbers with none of the harness's options (no `fits`, `split` only when given): each run is
+ * recorded, the first waits until `release()`, and a run fails when `fail(items)` says so (doubling otherwise).
+ */
+function plain(opts: { fail?: (items: readonly number[]) => boolean; split?: () => boolean } = {}) {
+  const runs: number[][] = []
+  let release!: () => void
+  const gate = new Promise<void>((resolve) => {
+    release = resolve
+  })
+  const grouper = new Grouper<number, number>({
+    inFlight: 1,
+    max: 10,
+    stallMs: 60_000,
+    maxRunning: 4,
+    run: async (items) => {
+      runs.push([...items])
+      if (runs.length === 1) await gate
+      if (opts.fail?.(items)) throw new Error('bad')
+      return items.map((i) => i * 2)
+    },
+    ...(opts.split ? { split: opts.split } : {}),
+  })
+  return { grouper, runs, release }
+}
+
 describe('Grouper (group commit)', () => {
   test('alone, a call runs at once, by itself', async () => {
     const { grouper, runs } = harness({ inFlight: 2 })
@@ -137,21 +163,11 @@ describe('Grouper (group commit)', () => {
   })
 
   test('a run that throws at once still frees its place for the next calls', async () => {
-    let calls = 0
-    const grouper = new Grouper<number, number>({
-      inFlight: 1,
-      max: 10,
-      stallMs: 60_000,
-      maxRunning: 4,
-      run: async (items) => {
-        calls++
-        if (items.includes(0)) throw new Error('zero')
-        return items.map((i) => i * 2)
-      },
-    })
-    await expect(grouper.submit(0)).rejects.toThrow('zero')
+    const { grouper, runs, release } = plain({ fail: (items) => items.includes(0) })
+    release()
+    await expect(grouper.submit(0)).rejects.toThrow('bad')
     expect(await grouper.submit(21)).toBe(42)
-    expect(calls).toBe(2)
+    expect(runs).toEqual([[0], [21]])
   })
 
   test('a run held up past stallMs lets the calls behind it go in another run, up to maxRunning', async () => {
@@ -208,70 +224,21 @@ describe('Grouper (group commit)', () => {
     expect(await Promise.all([next, after])).toEqual(['u3#1', 'u4#1'])
   })
 
-  test('without fits, any calls go together; without split, a failed group fails as a whole', async () => {
-    const runs: number[][] = []
-    let fail = false
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const grouper = new Grouper<number, number>({
-      inFlight: 1,
-      max: 10,
-      stallMs: 60_000,
-      maxRunning: 4,
-      run: async (items) => {
-        runs.push([...items])
-        if (runs.length === 1) await gate
-        if (fail) throw new Error('no')
-        return items.map((i) => i * 2)
-      },
-    })
+  test('without fits, any calls go together; a lone failed call is never run twice, even when split says yes', async () => {
+    let failing = false
+    const { grouper, runs, release } = plain({ fail: () => failing, split: () => true })
     const first = grouper.submit(1)
     const rest = [grouper.submit(1), grouper.submit(1), grouper.submit(2)]
     release()
     expect(await Promise.all([first, ...rest])).toEqual([2, 2, 2, 4])
     expect(runs).toEqual([[1], [1, 1, 2]])
-    fail = true
-    const failing = await Promise.allSettled([grouper.submit(3)])
-    expect(failing[0]!.status).toBe('rejected')
+    failing = true
+    await expect(grouper.submit(3)).rejects.toThrow('bad')
     expect(runs).toHaveLength(3)
   })
 
-  test('a call alone in its run that fails is not run a second time, even when split says yes', async () => {
-    let calls = 0
-    const grouper = new Grouper<number, number>({
-      inFlight: 1,
-      max: 10,
-      stallMs: 60_000,
-      maxRunning: 4,
-      run: async () => {
-        calls++
-        throw new Error('bad row')
-      },
-      split: () => true,
-    })
-    await expect(grouper.submit(1)).rejects.toThrow('bad row')
-    expect(calls).toBe(1)
-  })
-
   test('without split, a failed group of several is not run again one by one', async () => {
-    const runs: number[][] = []
-    let release!: () => void
-    const gate = new Promise<void>((resolve) => {
-      release = resolve
-    })
-    const grouper = new Grouper<number, number>({
-      inFlight: 1,
-      max: 10,
-      stallMs: 60_000,
-      maxRunning: 4,
-      run: async (items) => {
-        runs.push([...items])
-        if (runs.length === 1) await gate
-        throw new Error('bad')
-      },
-    })
+    const { grouper, runs, release } = plain({ fail: () => true })
     const all = Promise.allSettled([grouper.submit(1), grouper.submit(2), grouper.submit(3)])
     release()
     expect((await all).map((r) => r.status)).toEqual(['rejected', 'rejected', 'rejected'])
