@@ -49,8 +49,9 @@ export interface Delivery {
 
 export interface DeliverOptions {
   /**
-   * Called once the callback's single use is decided — taken by this call, or not to be taken (used, expired,
-   * taken elsewhere) — before the POST. The delivery guard waits for it before it reads the next due batch.
+   * Called once the callback's claim has been tried (taken by this call or by another), before the POST. The
+   * delivery guard reads its next due batch after it (a claimed callback is no longer due). Not called when
+   * there is nothing to claim: the call then returns at once.
    */
   onClaim?: () => void
 }
@@ -62,82 +63,68 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
 
   return {
     async deliver(task, opts = {}) {
-      let told = false
-      const decided = () => {
-        if (told) return
-        told = true
-        opts.onClaim?.()
+      if (task.callbackStatus !== 'pending' || !task.callbackUrl) return
+      // Kakao rejects a callback that races the skill response as an invalid token: let the ack land first.
+      const settleAt = task.createdAt.getTime() + settleMs
+      if (Date.now() < settleAt) await Bun.sleep(settleAt - Date.now())
+      const now = new Date()
+      if (task.expiresAt && now >= task.expiresAt) return // the guard marks it expired
+      const claimed = await claimCallback(deps.db, task.id, now)
+      opts.onClaim?.()
+      if (!claimed) return
+      const log = deps.log.child({ taskId: claimed.id })
+      let body: SkillResponse
+      let remaining: string | null = null
+      const isAnswer = claimed.status === 'completed' && claimed.aiResponse !== null
+      if (isAnswer) {
+        const reply = answerReply(claimed.aiResponse!, deps.messages)
+        body = reply.response
+        remaining = reply.remaining
+      } else {
+        body =
+          claimed.status === 'failed'
+            ? failedReply(deps.messages)
+            : // Never started: the queue was too deep (admission), not the model too slow.
+              apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow', claimed.id)
       }
-      try {
-        await deliverOnce(task, decided)
-      } finally {
-        decided()
+      // The answer counts as delivered (and its rest is kept for "자세히") before the POST: the user sees the
+      // bubble the moment Kakao has it, and may tap "자세히" (or type "답변 확인") before Kakao's reply reaches us.
+      // A failed POST takes it back below.
+      if (isAnswer)
+        await recordCallbackOutcome(deps.db, claimed.id, {
+          status: 'sent',
+          error: null,
+          deliveredAnswer: true,
+          remainingText: remaining,
+        })
+      const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
+      const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))
+      const error = outcome.ok ? null : (outcome.message ?? `HTTP ${outcome.httpStatus}`)
+      if (!outcome.ok || !isAnswer)
+        await recordCallbackOutcome(deps.db, claimed.id, {
+          status: outcome.ok ? 'sent' : 'rejected',
+          error,
+          deliveredAnswer: false,
+          revokeAnswer: isAnswer,
+        })
+      metrics.callback(outcome.ok ? 'sent' : 'rejected')
+      if (outcome.ok) {
+        log.debug(
+          { kind: isAnswer ? 'answer' : claimed.status === 'failed' ? 'failed' : 'slow' },
+          'callback sent',
+        )
+      } else {
+        log.warn(
+          { httpStatus: outcome.httpStatus, kakaoStatus: outcome.kakaoStatus, error },
+          'callback rejected',
+        )
+        await logEvent(deps.db, 'callback_rejected', claimed.userId, {
+          task_id: claimed.id,
+          http_status: outcome.httpStatus,
+          kakao_status: outcome.kakaoStatus,
+          message: error,
+        })
       }
     },
-  }
-
-  async function deliverOnce(task: Task, decided: () => void): Promise<void> {
-    if (task.callbackStatus !== 'pending' || !task.callbackUrl) return
-    // Kakao rejects a callback that races the skill response as an invalid token: let the ack land first.
-    const settleAt = task.createdAt.getTime() + settleMs
-    if (Date.now() < settleAt) await Bun.sleep(settleAt - Date.now())
-    const now = new Date()
-    if (task.expiresAt && now >= task.expiresAt) return // the guard marks it expired
-    const claimed = await claimCallback(deps.db, task.id, now)
-    decided()
-    if (!claimed) return
-    const log = deps.log.child({ taskId: claimed.id })
-    let body: SkillResponse
-    let remaining: string | null = null
-    const isAnswer = claimed.status === 'completed' && claimed.aiResponse !== null
-    if (isAnswer) {
-      const reply = answerReply(claimed.aiResponse!, deps.messages)
-      body = reply.response
-      remaining = reply.remaining
-    } else {
-      body =
-        claimed.status === 'failed'
-          ? failedReply(deps.messages)
-          : // Never started: the queue was too deep (admission), not the model too slow.
-            apologyReply(deps.messages, claimed.startedAt === null ? 'busy' : 'slow', claimed.id)
-    }
-    // The answer counts as delivered (and its rest is kept for "자세히") before the POST: the user sees the
-    // bubble the moment Kakao has it, and may tap "자세히" (or type "답변 확인") before Kakao's reply reaches us.
-    // A failed POST takes it back below.
-    if (isAnswer)
-      await recordCallbackOutcome(deps.db, claimed.id, {
-        status: 'sent',
-        error: null,
-        deliveredAnswer: true,
-        remainingText: remaining,
-      })
-    const timeoutMs = claimed.expiresAt ? claimed.expiresAt.getTime() - Date.now() : 10_000
-    const outcome = await post(claimed.callbackUrl!, body, Math.min(10_000, timeoutMs))
-    const error = outcome.ok ? null : (outcome.message ?? `HTTP ${outcome.httpStatus}`)
-    if (!outcome.ok || !isAnswer)
-      await recordCallbackOutcome(deps.db, claimed.id, {
-        status: outcome.ok ? 'sent' : 'rejected',
-        error,
-        deliveredAnswer: false,
-        revokeAnswer: isAnswer,
-      })
-    metrics.callback(outcome.ok ? 'sent' : 'rejected')
-    if (outcome.ok) {
-      log.debug(
-        { kind: isAnswer ? 'answer' : claimed.status === 'failed' ? 'failed' : 'slow' },
-        'callback sent',
-      )
-    } else {
-      log.warn(
-        { httpStatus: outcome.httpStatus, kakaoStatus: outcome.kakaoStatus, error },
-        'callback rejected',
-      )
-      await logEvent(deps.db, 'callback_rejected', claimed.userId, {
-        task_id: claimed.id,
-        http_status: outcome.httpStatus,
-        kakao_status: outcome.kakaoStatus,
-        message: error,
-      })
-    }
   }
 }

@@ -368,6 +368,19 @@ for (const dialect of await testDialects()) {
         expect(await eventsOf(task)).toEqual([])
       })
 
+      test('onClaim: reported once the claim is tried, before the POST; also when another took the callback', async () => {
+        const task = await makeTask({ status: 'completed', aiResponse: '네, 확인했어요.' })
+        const seen: string[] = []
+        const onClaim = () => seen.push(`claim, ${kakao.arrivalsFor(task.callbackUrl!).length} POSTed`)
+        await delivery().deliver(task, { onClaim })
+        expect(seen).toEqual(['claim, 0 POSTed'])
+        expect(kakao.arrivalsFor(task.callbackUrl!)).toHaveLength(1)
+        // The same task as the caller read it before: the claim is tried and lost, and still reported.
+        await delivery().deliver(task, { onClaim })
+        expect(seen).toEqual(['claim, 0 POSTed', 'claim, 1 POSTed'])
+        expect(kakao.arrivalsFor(task.callbackUrl!)).toHaveLength(1)
+      })
+
       test('a long answer: three bubbles and "자세히", the rest kept for it', async () => {
         const long = Array.from(
           { length: 8 },
