@@ -131,7 +131,8 @@ async function enqueueGroup(db: Db, items: readonly Grouped[]): Promise<TurnEnqu
     { user: 'k.user_id', burst: '$3', now: 'k.now_ms', rate: '$4' },
     `from k where ${go} and $3::double precision is not null`,
   )
-  // Notifications are namespaced by schema, as the notifier does it (postgres.ts channelOf).
+  // Notifications are namespaced by schema, as the notifier does it (postgres.ts channelOf). The final select
+  // reads `n` only so that it runs: PostgreSQL skips a plain CTE nobody reads.
   const channel = `case when current_schema() = 'public' then $2::text else $2::text || '__' || current_schema() end`
   const out = await db.query<Row>(
     `with x as (
