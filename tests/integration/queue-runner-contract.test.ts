@@ -553,7 +553,8 @@ for (const dialect of await testDialects()) {
         kind,
         async run(task, ctx) {
           ctxs.set(task.id, ctx)
-          await gates.get(task.id)!.opened
+          // The runner may claim the task (its poll) before the test has made its gate.
+          await (await waitFor(() => gates.get(task.id), { what: 'the gate' })).opened
           if (task.input.mode === 'throw') {
             outcome.set(task.id, 'threw')
             throw retryable(new Error('failed after losing the lease'))
@@ -621,7 +622,8 @@ for (const dialect of await testDialects()) {
         kind,
         async run(task, ctx) {
           started.add(task.id)
-          await gates.get(task.id)!.opened
+          // The runner may claim the task (its poll) before the test has made its gate.
+          await (await waitFor(() => gates.get(task.id), { what: 'the gate' })).opened
           if (task.input.mode === 'retry') throw retryable(new Error('again'))
           if (task.input.mode === 'final') throw final(new Error('never'))
           outcome.set(
