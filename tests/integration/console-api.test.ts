@@ -54,7 +54,7 @@ for (const dialect of await testDialects()) {
     const counts = async () =>
       (
         await q(`select (select count(*) from prompttemplate) as prompts, (select count(*) from message) as messages,
-                        (select count(*) from appuser) as users, (select count(*) from aiprocessingtask) as tasks,
+                        (select count(*) from appuser) as users, (select count(*) from aiprocessingtask where kind <> 'job') as tasks,
                         (select count(*) from promptlog) as logs`)
       )[0]
 

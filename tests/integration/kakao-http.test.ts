@@ -37,7 +37,7 @@ for (const dialect of await testDialects()) {
       const [row] = await q(
         bot,
         `select (select count(*) from appuser) as users, (select count(*) from message) as messages,
-                (select count(*) from aiprocessingtask) as tasks, (select count(*) from eventlog) as events`,
+                (select count(*) from aiprocessingtask where kind <> 'job') as tasks, (select count(*) from eventlog) as events`,
       )
       return row
     }
@@ -272,7 +272,7 @@ for (const dialect of await testDialects()) {
       const res = await keyless.post('/skill', kakaoPayload({ utterance: '질문', userId: 'nokey' }))
       expect(res.status).toBe(200)
       expect(res.json.template.outputs[0].simpleText.text).toContain('죄송해요')
-      const [task] = await q(keyless, 'select status, error, attempts from aiprocessingtask')
+      const [task] = await q(keyless, "select status, error, attempts from aiprocessingtask where kind <> 'job'")
       expect(task).toMatchObject({ status: 'failed', error: 'OPENAI_API_KEY is not set', attempts: 1 })
     })
 

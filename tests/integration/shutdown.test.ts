@@ -33,7 +33,7 @@ for (const dialect of await testDialects()) {
       await waitFor(() => fakes.model.inFlight() === 1)
       p.kill('SIGTERM')
       expect(await p.exited).toBe(0)
-      const [task] = await db.store.db.query<Row>('select * from aiprocessingtask')
+      const [task] = await db.store.db.query<Row>("select * from aiprocessingtask where kind <> 'job'")
       expect(task).toMatchObject({
         status: 'completed',
         callback_status: 'sent',
@@ -58,7 +58,7 @@ for (const dialect of await testDialects()) {
       await waitFor(() => fakes.model.inFlight() === 1)
       first.kill('SIGTERM')
       expect(await first.exited).toBe(0)
-      const [released] = await db.store.db.query<Row>('select * from aiprocessingtask')
+      const [released] = await db.store.db.query<Row>("select * from aiprocessingtask where kind <> 'job'")
       expect(released).toMatchObject({
         status: 'pending',
         attempts: 0,
@@ -69,7 +69,7 @@ for (const dialect of await testDialects()) {
       fakes.model.setDefault({ delayMs: 100, content: '다음 실행에서 끝난 답변' })
       await serve(db, 1000)
       await waitFor(() => fakes.kakao.arrivalsFor(url).length === 1, { timeoutMs: 15_000 })
-      const [done] = await db.store.db.query<Row>('select * from aiprocessingtask')
+      const [done] = await db.store.db.query<Row>("select * from aiprocessingtask where kind <> 'job'")
       expect(done).toMatchObject({ status: 'completed', attempts: 1, callback_status: 'sent' })
       expect((fakes.kakao.arrivalsFor(url)[0]!.body as any).template.outputs[0].simpleText.text).toBe(
         '다음 실행에서 끝난 답변',
