@@ -272,7 +272,10 @@ for (const dialect of await testDialects()) {
       const res = await keyless.post('/skill', kakaoPayload({ utterance: '질문', userId: 'nokey' }))
       expect(res.status).toBe(200)
       expect(res.json.template.outputs[0].simpleText.text).toContain('죄송해요')
-      const [task] = await q(keyless, "select status, error, attempts from aiprocessingtask where kind <> 'job'")
+      const [task] = await q(
+        keyless,
+        "select status, error, attempts from aiprocessingtask where kind <> 'job'",
+      )
       expect(task).toMatchObject({ status: 'failed', error: 'OPENAI_API_KEY is not set', attempts: 1 })
     })
 
