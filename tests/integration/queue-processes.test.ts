@@ -100,7 +100,7 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       seconds: (elapsed / 1000).toFixed(1),
     })
     // One comparison, so that a failure shows every count at once.
-    expect({ ...counts, duplicates, failures, modelCalls }).toEqual({
+    expect({ ...counts!, duplicates, failures, modelCalls }).toEqual({
       total: 1000,
       completed: 1000,
       delivered: 1000,
