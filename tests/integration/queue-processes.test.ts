@@ -100,7 +100,8 @@ describe.skipIf(!hasPg)('queue across processes (postgres)', () => {
       seconds: (elapsed / 1000).toFixed(1),
     })
     // One comparison, so that a failure shows every count at once.
-    expect({ ...counts!, duplicates, failures, modelCalls }).toEqual({
+    const got: Row = { ...counts, duplicates, failures, modelCalls }
+    expect(got).toEqual({
       total: 1000,
       completed: 1000,
       delivered: 1000,
