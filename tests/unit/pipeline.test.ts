@@ -157,6 +157,31 @@ describe('buildPipeline', () => {
       import { definePlugin } from '${TYPES}'
       export const plugin = definePlugin({ name: 'named-export', setup: () => async (_t, next) => next() })`,
     'throws.ts': `throw new Error('plugin module exploded')`,
+    'log-outer.ts': `
+      import { definePlugin } from '${TYPES}'
+      export default definePlugin({
+        name: 'log-outer',
+        setup: () => async (turn, next) => {
+          turn.log.info('outer before')
+          await next()
+          turn.log.info('outer after')
+        },
+      })`,
+    'log-inner.ts': `
+      import { definePlugin } from '${TYPES}'
+      export default definePlugin({
+        name: 'log-inner',
+        setup: () => async (turn, next) => {
+          turn.log.info('inner')
+          turn.log = turn.log.child({ own: 'yes' })
+          turn.log.info('inner replaced')
+          await next()
+          turn.log.info('inner after')
+        },
+      })`,
+    'log-quiet.ts': `
+      import { definePlugin } from '${TYPES}'
+      export default definePlugin({ name: 'log-quiet', setup: () => async (turn) => { turn.vars.quiet = 'yes' } })`,
   }
   mkdirSync(join(root, 'plugins'))
   for (const [name, text] of Object.entries(PLUGINS)) writeFileSync(join(root, 'plugins', name), text)
@@ -207,6 +232,9 @@ describe('buildPipeline', () => {
 greet = "../plugins/greet.ts"
 tail = "../plugins/tail.ts"
 needs-nothing-there = "../plugins/needs-nothing-there.ts"
+log-outer = "../plugins/log-outer.ts"
+log-inner = "../plugins/log-inner.ts"
+log-quiet = "../plugins/log-quiet.ts"
 wrong-name = "../plugins/wrong-name.ts"
 not-a-plugin = "../plugins/not-a-plugin.ts"
 named-export = "../plugins/named-export.ts"
@@ -240,6 +268,32 @@ word = "반가워요"
     const turn = turnStub()
     await pipeline.run(turn)
     expect(turn.vars.trail).toBe('greet:반가워요;tail;')
+  })
+
+  test("turn.log carries the running plugin, is the request's logger around it, and is restored after next()", async () => {
+    const config = configWith(`[pipeline]\norder = ["log-outer", "log-inner", "log-quiet"]\n${PATHS}`)
+    const lines: Record<string, unknown>[] = []
+    const request = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }).child({
+      reqId: 'r1',
+    })
+    const pipeline = await buildPipeline(config, depsFor(config))
+    const turn = { ...turnStub(), log: request } as Turn
+    await pipeline.run(turn)
+    const seen = lines.map(({ msg, plugin, own, reqId }) => ({ msg, plugin, own, reqId }))
+    expect(seen).toEqual([
+      { msg: 'outer before', plugin: 'log-outer', own: undefined, reqId: 'r1' },
+      { msg: 'inner', plugin: 'log-inner', own: undefined, reqId: 'r1' },
+      // A plugin may replace turn.log until it calls next(); the next plugins never see it, and after next()
+      // the plugin has its scoped logger again.
+      { msg: 'inner replaced', plugin: 'log-inner', own: 'yes', reqId: 'r1' },
+      { msg: 'inner after', plugin: 'log-inner', own: undefined, reqId: 'r1' },
+      { msg: 'outer after', plugin: 'log-outer', own: undefined, reqId: 'r1' },
+    ])
+    expect(turn.vars.quiet).toBe('yes')
+    // After the pipeline, the request's own logger: no plugin binding left behind.
+    turn.log.info('after the pipeline')
+    expect(lines.at(-1)).toMatchObject({ msg: 'after the pipeline', reqId: 'r1' })
+    expect(lines.at(-1)!.plugin).toBeUndefined()
   })
 
   test('option defaults from the plugin schema apply when [plugins.<name>] is absent', async () => {
