@@ -27,16 +27,26 @@ const TAG_IN_UTTERANCE = /\((chp-bench-[a-z0-9-]+)\)$/
  * Sends turns as Kakao does: the 2020 capture's payload shape, X-Request-Id, a callbackUrl on the fake receiver.
  * Users rotate through a fixed pool, so every request is a returning user whose history stays short. The
  * payload is rendered once and filled in by string replacement to keep the load generator light.
+ * `prefix` names the users (`<prefix>-N`); with `newEvery`, every n-th request comes from a user never seen before.
  */
-export function createTurnSender(kakao: FakeKakao, userPool: number): TurnSender {
+export function createTurnSender(
+  kakao: FakeKakao,
+  userPool: number,
+  opts: { prefix?: string; newEvery?: number } = {},
+): TurnSender {
+  const prefix = opts.prefix ?? 'bench-user'
   const template = JSON.stringify(kakaoPayload({ utterance: UTTERANCE, userId: USER, callbackUrl: CALLBACK }))
   const sent = new Map<string, SentTurn>()
   let nextUser = 0
+  let sentCount = 0
   return {
     sent,
     async send(baseUrl, tag) {
       const callbackUrl = kakao.callbackUrl()
-      const userId = `bench-user-${nextUser++ % userPool}`
+      const userId =
+        opts.newEvery && ++sentCount % opts.newEvery === 0
+          ? `${prefix}-new-${tag}`
+          : `${prefix}-${nextUser++ % userPool}`
       const body = template
         .replaceAll(USER, userId)
         .replace(UTTERANCE, `배송은 보통 며칠 걸리나요? (${tag})`)

@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { kakaoPayload } from '../tests/helpers/kakao.ts'
 import { PG_URL } from './env.ts'
 import { runWrk, type WrkResult, wrkAvailable } from './floor/wrk.ts'
-import { openLoop } from './load.ts'
+import { createTurnSender, openLoop, type TurnSender } from './load.ts'
 import { type PhaseContext, type PhaseResult, problemNote } from './plan.ts'
 import { type BenchServer, spawnTracked } from './server.ts'
 import { median, round, roundAll, summarize } from './stats.ts'
@@ -60,6 +60,9 @@ interface Side {
   url: string
 }
 
+/** Returning users per side in the 200 requests/s loop, as many as wrk's pool. */
+const FIXED_USERS = 500
+
 /** Another kbot checkout measured beside this one and the floor, in the same run: before/after without noise. */
 const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT || null
 
@@ -71,7 +74,7 @@ const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT || null
  */
 export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
   if (!wrkAvailable()) throw new Error('wrk is not installed (apt-get install -y wrk)')
-  const { env, turns, plan } = ctx
+  const { env, plan } = ctx
   const { durationS, rounds, connections, warmupS } = plan.floor
   const dir = mkdtempSync(join(tmpdir(), 'kbench-floor-'))
   const bodyFile = join(dir, 'body.json')
@@ -103,6 +106,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
       bodyFile,
       sink,
       tag: `${side.name}${tag++}`,
+      userPrefix: `wrk-${side.name}-`,
     })
     if (key) {
       runs[key] ??= []
@@ -147,9 +151,30 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
           await wrk(side, c, durationS, `${side.name}.c${c}`)
       }
     }
+    // The same mix as wrk's at 200 requests/s: each side its own pool of returning users, a new user every 20th
+    // request. Each side first meets its pool once, unmeasured (as wrk's warm-up does), so that the measured
+    // requests are returning users, not first contacts; 2,000 requests over a 2,000-user pool shared by every
+    // side had made each measured request a user that process had never seen, or one another kbot had just
+    // written (stale: decided again).
+    const senders: Record<string, TurnSender> = Object.fromEntries(
+      sides.map((side) => [
+        side.name,
+        createTurnSender(env.kakao, FIXED_USERS, { prefix: `bench-floor-${side.name}`, newEvery: 20 }),
+      ]),
+    )
+    ctx.log(
+      `floor: 200 requests/s open loop, ${FIXED_USERS} users per side (met once, unmeasured), each side in two halves, the second half in reverse order`,
+    )
+    for (const side of sides) {
+      await env.resetQueue({ keepRunning: true })
+      await openLoop({
+        rate: 200,
+        count: FIXED_USERS + FIXED_USERS / 10,
+        fire: (i) => senders[side.name]!.send(side.url, `chp-bench-floorwarm-${side.name}-${i}`),
+      })
+    }
     // Two halves, the second in the reverse order, so that no side always runs right after another (what the
     // machine does after a saturation round, autovacuum for one, lands on whoever comes first).
-    ctx.log('floor: 200 requests/s open loop, each side in two halves, the second half in reverse order')
     const latencies: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side.name, []]))
     const half = Math.ceil(plan.floor.fixedCount / 2)
     for (const [h, order] of [sides, [...sides].reverse()].entries()) {
@@ -158,7 +183,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
         const run = await openLoop({
           rate: 200,
           count: half,
-          fire: (i) => turns.send(side.url, `chp-bench-floor-${side.name}-${h * half + i}`),
+          fire: (i) => senders[side.name]!.send(side.url, `chp-bench-floor-${side.name}-${h * half + i}`),
         })
         if (run.errors > 0) notes.push(`floor: ${side.name} at 200/s: ${run.errors} requests got no ack`)
         latencies[side.name]!.push(...run.latencies)

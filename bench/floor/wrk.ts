@@ -38,6 +38,8 @@ export async function runWrk(opts: {
   sink: string
   tag: string
   users?: number
+  /** Names this run's users (`<prefix>user-N`, `<prefix>new-…`); `wrk-` by default. */
+  userPrefix?: string
 }): Promise<WrkResult> {
   const proc = Bun.spawn(
     [
@@ -59,6 +61,7 @@ export async function runWrk(opts: {
         SINK: opts.sink,
         TAG: opts.tag,
         USERS: String(opts.users ?? 500),
+        USER_PREFIX: opts.userPrefix ?? 'wrk-',
       },
       stdout: 'pipe',
       stderr: 'pipe',
