@@ -1,8 +1,9 @@
 -- wrk script: POSTs the SkillPayload in BODY_FILE (with @@USER@@ and @@CALLBACK@@ placeholders) to /skill.
 -- Users: a pool of USERS returning users (their conversations grow during the run), and every NEW_EVERY-th
 -- request a user never seen before; USER_PREFIX keeps each server's users its own (a same-run baseline shares
--- kbot's database: with shared users each would find the other's writes and decide again). Every request has a callbackUrl of its own on SINK (host:port) and an
--- X-Request-Id of its own, so no server can take a request for a duplicate.
+-- kbot's database: with shared users each would find the other's writes and decide again). Every request has
+-- a callbackUrl of its own on SINK (host:port) and an X-Request-Id of its own, so no server can take a request
+-- for a duplicate.
 -- Prints "REPLIES acks=N others=M" (an ack is HTTP 200 with "useCallback":true).
 local f = io.open(os.getenv("BODY_FILE"), "r"); local body = f:read("*a"); f:close()
 local sink = os.getenv("SINK") or "127.0.0.1:9"
