@@ -273,9 +273,16 @@ word = "반가워요"
   test("turn.log carries the running plugin, is the request's logger around it, and is restored after next()", async () => {
     const config = configWith(`[pipeline]\norder = ["log-outer", "log-inner", "log-quiet"]\n${PATHS}`)
     const lines: Record<string, unknown>[] = []
-    const request = pino({ level: 'info' }, { write: (line: string) => lines.push(JSON.parse(line)) }).child({
-      reqId: 'r1',
-    })
+    const raw: string[] = []
+    const request = pino(
+      { level: 'info' },
+      {
+        write: (line: string) => {
+          raw.push(line)
+          lines.push(JSON.parse(line))
+        },
+      },
+    ).child({ reqId: 'r1' })
     const pipeline = await buildPipeline(config, depsFor(config))
     const turn = { ...turnStub(), log: request } as Turn
     await pipeline.run(turn)
@@ -289,6 +296,9 @@ word = "반가워요"
       { msg: 'inner after', plugin: 'log-inner', own: undefined, reqId: 'r1' },
       { msg: 'outer after', plugin: 'log-outer', own: undefined, reqId: 'r1' },
     ])
+    // One binding each: a plugin's logger is made from the request's, never from the plugin's before it (pino
+    // would write both `plugin` keys, and JSON.parse keeps only the last).
+    expect(raw.map((line) => line.split('"plugin":').length - 1)).toEqual([1, 1, 1, 1, 1])
     expect(turn.vars.quiet).toBe('yes')
     // After the pipeline, the request's own logger: no plugin binding left behind.
     turn.log.info('after the pipeline')
