@@ -60,8 +60,9 @@ interface Side {
   url: string
 }
 
-/** Returning users per side in the 200 requests/s loop, as many as wrk's pool. */
+/** Returning users per side in the 200 requests/s loop, as many as wrk's pool, and a new user every 20th request. */
 const FIXED_USERS = 500
+const NEW_EVERY = 20
 
 /** Another kbot checkout measured beside this one and the floor, in the same run: before/after without noise. */
 const BASELINE_ROOT = process.env.BENCH_BASELINE_ROOT || null
@@ -159,7 +160,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     const senders: Record<string, TurnSender> = Object.fromEntries(
       sides.map((side) => [
         side.name,
-        createTurnSender(env.kakao, FIXED_USERS, { prefix: `bench-floor-${side.name}`, newEvery: 20 }),
+        createTurnSender(env.kakao, FIXED_USERS, { prefix: `bench-floor-${side.name}`, newEvery: NEW_EVERY }),
       ]),
     )
     ctx.log(
@@ -169,7 +170,8 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
       await env.resetQueue({ keepRunning: true })
       await openLoop({
         rate: 200,
-        count: FIXED_USERS + FIXED_USERS / 10,
+        // Enough requests for every pool user once, the new users among them.
+        count: Math.ceil((FIXED_USERS * NEW_EVERY) / (NEW_EVERY - 1)),
         fire: (i) => senders[side.name]!.send(side.url, `chp-bench-floorwarm-${side.name}-${i}`),
       })
     }
