@@ -6,11 +6,13 @@ import { PG_URL } from './env.ts'
 import { runWrk, type WrkResult, wrkAvailable } from './floor/wrk.ts'
 import { createTurnSender, openLoop, type TurnSender } from './load.ts'
 import { type PhaseContext, type PhaseResult, problemNote } from './plan.ts'
+import { startProbe } from './probe.ts'
 import { type BenchServer, spawnTracked } from './server.ts'
 import { median, round, roundAll, summarize } from './stats.ts'
 
 interface Floor {
   url: string
+  pid: number
   stop(): Promise<void>
 }
 
@@ -32,6 +34,7 @@ async function startFloor(env: Record<string, string>): Promise<Floor> {
     })()
     return {
       url: m[1]!,
+      pid: proc.pid,
       async stop() {
         proc.kill('SIGTERM')
         await proc.exited
@@ -58,6 +61,8 @@ interface Side {
   /** `base`: the same-run baseline, another kbot checkout (BENCH_BASELINE_ROOT), e.g. main before a change. */
   name: 'floor' | 'kbot' | 'base'
   url: string
+  /** The server process, whose CPU time the fixed-rate loop reads. */
+  pid: number
 }
 
 /** Returning users per side in the 200 requests/s loop, as many as wrk's pool, and a new user every 20th request. */
@@ -127,8 +132,8 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     })
     servers.push(kbot)
     const sides: Side[] = [
-      { name: 'floor', url: floor.url },
-      { name: 'kbot', url: kbot.url },
+      { name: 'floor', url: floor.url, pid: floor.pid },
+      { name: 'kbot', url: kbot.url, pid: kbot.pid },
     ]
     if (BASELINE_ROOT) {
       const base = await env.startKbot(
@@ -137,7 +142,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
         BASELINE_ROOT,
       )
       servers.push(base)
-      sides.push({ name: 'base', url: base.url })
+      sides.push({ name: 'base', url: base.url, pid: base.pid })
       ctx.log(`floor: baseline ${BASELINE_ROOT} measured beside kbot and the floor`)
     }
     ctx.log(
@@ -178,15 +183,26 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     // Two halves, the second in the reverse order, so that no side always runs right after another (what the
     // machine does after a saturation round, autovacuum for one, lands on whoever comes first).
     const latencies: Record<string, number[]> = Object.fromEntries(sides.map((side) => [side.name, []]))
+    // CPU milliseconds per request at this rate, of the side's server process and of every PostgreSQL process:
+    // one request at a time costs several times what it costs at saturation, where work is shared (README).
+    const cpu: Record<string, { server: number; postgres: number; requests: number }> = Object.fromEntries(
+      sides.map((side) => [side.name, { server: 0, postgres: 0, requests: 0 }]),
+    )
     const half = Math.ceil(plan.floor.fixedCount / 2)
     for (const [h, order] of [sides, [...sides].reverse()].entries()) {
       for (const side of order) {
         await env.resetQueue({ keepRunning: true })
+        const probe = await startProbe(env.sql, [side.pid])
         const run = await openLoop({
           rate: 200,
           count: half,
           fire: (i) => senders[side.name]!.send(side.url, `chp-bench-floor-${side.name}-${h * half + i}`),
         })
+        const used = (await probe.stop(half)).cpuPercentOfOneCore
+        const spent = cpu[side.name]!
+        spent.server += (used.kbot / 100) * run.elapsedMs
+        spent.postgres += (used.postgres / 100) * run.elapsedMs
+        spent.requests += half
         if (run.errors > 0) notes.push(`floor: ${side.name} at 200/s: ${run.errors} requests got no ack`)
         latencies[side.name]!.push(...run.latencies)
       }
@@ -207,8 +223,8 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     })
     servers.push(liteKbot)
     const liteSides: Side[] = [
-      { name: 'floor', url: liteFloor.url },
-      { name: 'kbot', url: liteKbot.url },
+      { name: 'floor', url: liteFloor.url, pid: liteFloor.pid },
+      { name: 'kbot', url: liteKbot.url, pid: liteKbot.pid },
     ]
     for (const side of liteSides) await wrk(side, 16, warmupS, null)
     for (let r = 0; r < rounds; r++)
@@ -228,6 +244,17 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
     metrics['floor.p50_ratio_c16'] = p50('kbot.c16') / p50('floor.c16')
     metrics['floor.p99_ratio_200'] = fixed.kbot!.p99 / fixed.floor!.p99
     if (fixed.base) metrics['floor.base_p99_ratio_200'] = fixed.base.p99 / fixed.floor!.p99
+    const cpuPerRequest = Object.fromEntries(
+      Object.entries(cpu).map(([name, c]) => [
+        name,
+        { server: round(c.server / c.requests), postgres: round(c.postgres / c.requests) },
+      ]),
+    )
+    const cpuLine = sides
+      .map(
+        (side) => `${side.name} ${cpuPerRequest[side.name]!.server} + ${cpuPerRequest[side.name]!.postgres}`,
+      )
+      .join(', ')
     metrics['floor.sqlite_share_c16'] = best('sqlite.kbot.c16') / best('sqlite.floor.c16')
     const wrkCpu = Math.max(
       ...Object.values(runs)
@@ -244,6 +271,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
         floor: {
           runs: Object.fromEntries(Object.entries(runs).map(([k, rs]) => [k, rs.map((r) => roundAll(r))])),
           fixedRate200: { floor: roundAll(fixed.floor!), kbot: roundAll(fixed.kbot!) },
+          cpuMsPerRequest200: cpuPerRequest,
         },
       },
       context: [
@@ -258,6 +286,7 @@ export async function floorPhase(ctx: PhaseContext): Promise<PhaseResult> {
         `floor at 200/s: p50 floor ${round(fixed.floor!.p50)} ms / kbot ${round(fixed.kbot!.p50)} ms; ` +
           `p99 floor ${round(fixed.floor!.p99)} ms / kbot ${round(fixed.kbot!.p99)} ms` +
           (fixed.base ? `; baseline p50 ${round(fixed.base.p50)} / p99 ${round(fixed.base.p99)} ms` : ''),
+        `floor at 200/s, CPU ms per request (server process + PostgreSQL): ${cpuLine}`,
         `floor SQLite c16: floor ${range('sqlite.floor.c16')} acks/s, kbot ${range('sqlite.kbot.c16')} acks/s`,
         `floor: wrk (1 thread) used at most ${Math.round(wrkCpu)}% of one core`,
       ],
