@@ -15,7 +15,8 @@ COPY migrations ./migrations
 # the runtime creates /data as root and `kbot serve` cannot write it. A bind mount keeps the host's owner:
 # `chown 1000:1000 <dir>` on the host.
 RUN mkdir -p /data && chown bun:bun /data
-ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 DATABASE_URL=sqlite:/data/kbot.db
+# JavaScriptCore sizes its heap for a 1 GiB machine, not for the host's memory (src/util/runtime-env.ts).
+ENV NODE_ENV=production HOST=0.0.0.0 PORT=8000 DATABASE_URL=sqlite:/data/kbot.db BUN_JSC_forceRAMSize=1073741824
 VOLUME /data
 EXPOSE 8000
 USER bun

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
+import { RUNTIME_ENV } from '../src/util/runtime-env.ts'
 
 /** The kbot tree to run; BENCH_KBOT_ROOT measures another checkout (e.g. a branch) against the same bench. */
 export const KBOT_ROOT = process.env.BENCH_KBOT_ROOT ?? join(import.meta.dir, '..')
@@ -81,7 +82,8 @@ export async function startServer(opts: {
   const spawnedAt = performance.now()
   const proc = spawn(
     ['serve', '--port', '0', '--host', '127.0.0.1'],
-    { LOG_LEVEL: 'info', ...opts.env },
+    // As `bun run kbot serve` and the Docker image start it (src/util/runtime-env.ts).
+    { LOG_LEVEL: 'info', ...RUNTIME_ENV, ...opts.env },
     'ignore',
     opts.root,
   )

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { existsSync, readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { JSC_RAM_SIZE_HINT } from '../../src/util/runtime-env.ts'
 
 /**
  * No Docker engine runs in CI: compose.yaml and the Dockerfile are checked by reading them (structure, the
@@ -79,5 +80,10 @@ describe('Dockerfile', () => {
   test('has a healthcheck on /health and serves by default', () => {
     expect(lines[at(/^HEALTHCHECK /)]).toContain('/health')
     expect(lines.at(-1)).toBe('CMD ["bun", "cli/index.ts", "serve"]')
+  })
+
+  test('gives the process the same heap hint as `bun run kbot` (src/util/runtime-env.ts)', () => {
+    const env = lines[at(/^ENV /)]!.split(/\s+/)
+    expect(env).toContain(`BUN_JSC_forceRAMSize=${JSC_RAM_SIZE_HINT}`)
   })
 })
