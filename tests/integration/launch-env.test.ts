@@ -38,9 +38,10 @@ async function launch(script: string[], preset: Record<string, string>) {
   registerProcess(runner, `bun run ${script.join(' ')}`)
   const lines: Record<string, unknown>[] = []
   void (async () => {
+    const decoder = new TextDecoder()
     let buffer = ''
     for await (const chunk of runner.stderr) {
-      buffer += new TextDecoder().decode(chunk)
+      buffer += decoder.decode(chunk, { stream: true })
       const parts = buffer.split('\n')
       buffer = parts.pop() ?? ''
       for (const line of parts) {
@@ -52,10 +53,11 @@ async function launch(script: string[], preset: Record<string, string>) {
       }
     }
   })()
-  const ready = await waitFor(() => lines.find((l) => l.msg === 'kbot is serving'), {
-    timeoutMs: 20_000,
-    what: `bun run ${script.join(' ')} to serve`,
-  })
+  const ready = await waitFor(
+    () => (runner.exitCode !== null ? 'exited' : lines.find((l) => l.msg === 'kbot is serving')),
+    { timeoutMs: 20_000, what: `bun run ${script.join(' ')} to serve` },
+  )
+  if (ready === 'exited') throw new Error(`bun run ${script.join(' ')} exited (${runner.exitCode})`)
   const pid = Number(ready.pid)
   children.add(pid)
   const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0')
