@@ -70,22 +70,43 @@ function makeDb(sql: Sql, inTx = false): Db {
 }
 
 export function openPostgres(url: string, options: OpenStoreOptions = {}): Store {
-  const sql = postgres(url, {
-    max: options.max ?? 10,
-    connect_timeout: options.connectTimeout ?? 3,
-    idle_timeout: 60,
-    // The default reconnect backoff grows to 20 s during an outage; a chatbot should be back within a second.
-    backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
-    onnotice: () => {},
-    // No pg_type query on every new connection (about 10 ms each, and the pool opens up to ten under a
-    // burst): kbot binds no arrays and reads none, and the types it does use (int8, json) are built in.
-    fetch_types: false,
-    // int8 (count(*), sums) comes back as a string by default; numbers are what every caller wants here.
-    types: {
-      bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+  const connect = (max: number, applicationName?: string) =>
+    postgres(url, {
+      max,
+      ...(applicationName ? { connection: { application_name: applicationName } } : {}),
+      connect_timeout: options.connectTimeout ?? 3,
+      idle_timeout: 60,
+      // The default reconnect backoff grows to 20 s during an outage; a chatbot should be back within a second.
+      backoff: (retries: number) => Math.min(0.05 * 2 ** retries, 1),
+      onnotice: () => {},
+      // No pg_type query on every new connection (about 10 ms each, and the pool opens up to ten under a
+      // burst): kbot binds no arrays and reads none, and the types it does use (int8, json) are built in.
+      fetch_types: false,
+      // int8 (count(*), sums) comes back as a string by default; numbers are what every caller wants here.
+      types: {
+        bigint: { to: 20, from: [20], serialize: (x: number) => String(x), parse: (x: string) => Number(x) },
+      },
+    })
+  const sql = connect(options.max ?? 10)
+  // The ack's connection (QueryOptions.lane): a pool of one, opened at the first ack. One group statement is
+  // out at a time; a second one (the first held up, util/group.ts) goes to the pool rather than queue behind it.
+  const ackSql = connect(1, 'kbot ack')
+  const pool = makeDb(sql)
+  const ack = makeDb(ackSql)
+  let ackBusy = false
+  const db: Db = {
+    ...pool,
+    async query(text, params, opts) {
+      if (opts?.lane !== 'ack' || ackBusy) return pool.query(text, params)
+      ackBusy = true
+      try {
+        return await ack.query(text, params)
+      } finally {
+        ackBusy = false
+      }
     },
-  })
-  const db = makeDb(sql)
+  }
+  const end = () => Promise.all([sql.end({ timeout: 5 }), ackSql.end({ timeout: 5 })]).then(() => {})
   let schema: Promise<string> | null = null
   // Notifications are namespaced by schema, so that test schemas (and tenants) sharing a server stay apart.
   const channelOf = async (channel: string) => {
@@ -108,12 +129,7 @@ export function openPostgres(url: string, options: OpenStoreOptions = {}): Store
   }
 
   return {
-    db: {
-      ...db,
-      close: async () => {
-        await sql.end({ timeout: 5 })
-      },
-    },
+    db: { ...db, close: end },
     notifier,
     describe: `postgres ${redactUrl(url)}`,
     async ping() {
@@ -121,6 +137,6 @@ export function openPostgres(url: string, options: OpenStoreOptions = {}): Store
       await db.query('select 1')
       return performance.now() - start
     },
-    close: () => sql.end({ timeout: 5 }),
+    close: end,
   }
 }

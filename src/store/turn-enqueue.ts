@@ -185,6 +185,7 @@ async function enqueueGroup(db: Db, items: readonly Grouped[]): Promise<TurnEnqu
      select k.i, k.ok, k.dup, rl.allowed, t.id is not null as inserted, (select count(*) from n) as notified
        from k left join rl on rl.user_id = k.user_id::text left join t on t.id = k.id`,
     [rows, notifyChannel, bucket?.burst ?? null, bucket ? bucket.perMinute / 60_000 : null],
+    { lane: 'ack' },
   )
   const results: TurnEnqueued[] = []
   for (const r of out) {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { AppError } from '../../src/errors.ts'
 import { currentConversation } from '../../src/store/conversations.ts'
-import type { Db, Dialect } from '../../src/store/db.ts'
+import { type Db, type Dialect, openStore } from '../../src/store/db.ts'
 import { type Bucket, takeToken } from '../../src/store/ratelimit.ts'
 import { newId } from '../../src/store/rows.ts'
 import { getTask } from '../../src/store/tasks.ts'
@@ -303,6 +303,70 @@ for (const dialect of await testDialects()) {
           expect(heard).toBe(3)
         } finally {
           await unlisten()
+        }
+      })
+
+    if (dialect === 'postgres')
+      test("a lone ack's statement runs on the ack's own connection, not on the pool's", async () => {
+        const [started] = await q('select clock_timestamp() as at')
+        const who = await someone('lane')
+        expect(outcome(await enqueueTurnTask(db(), turn(who)))).toBe('stored')
+        const lane = await q(
+          `select query from pg_stat_activity
+            where datname = current_database() and application_name = 'kbot ack' and query_start >= $1`,
+          [started!.at],
+        )
+        expect(lane.map((r) => (r.query as string).includes('jsonb_to_recordset'))).toEqual([true])
+      })
+
+    if (dialect === 'postgres')
+      test("while the ack's connection is held up, the next group goes to the pool instead of queueing behind it", async () => {
+        const [held, free] = await Promise.all(['held', 'free'].map(someone))
+        // Another session holds the first turn's conversation row: its statement waits for the lock.
+        const locker = await openStore(tdb.url, { max: 1 })
+        let release!: () => void
+        const released = new Promise<void>((resolve) => {
+          release = resolve
+        })
+        let locked!: () => void
+        const isLocked = new Promise<void>((resolve) => {
+          locked = resolve
+        })
+        const holding = locker.db.tx(async (tx) => {
+          await tx.query('select 1 from conversation where id = $1 for update', [held!.conversation.id])
+          locked()
+          await released
+        })
+        try {
+          await isLocked
+          const first = enqueueTurnTask(db(), turn(held!))
+          let firstDone = false
+          void first.finally(() => {
+            firstDone = true
+          })
+          await waitFor(
+            async () =>
+              (
+                await q(
+                  `select 1 from pg_stat_activity where datname = current_database()
+                      and application_name = 'kbot ack' and wait_event_type = 'Lock'`,
+                )
+              ).length === 1,
+            { what: "the first statement waiting for the lock on the ack's connection" },
+          )
+          // The second turn's group starts once the first has been out for the stall limit, on the pool.
+          const second = enqueueTurnTask(db(), turn(free!)).then(outcome)
+          expect(await Promise.race([second, Bun.sleep(5000).then(() => 'still waiting')])).toBe('stored')
+          expect(firstDone).toBe(false)
+          release()
+          await holding
+          expect(outcome(await first)).toBe('stored')
+          expect(await tasksOf(held!.user.id)).toBe(1)
+          expect(await tasksOf(free!.user.id)).toBe(1)
+        } finally {
+          release()
+          await holding.catch(() => {})
+          await locker.close()
         }
       })
   })
