@@ -4,12 +4,17 @@ import { AppError, isAppError } from '../errors.ts'
 import { type Logger, lazyChild } from '../logger.ts'
 import type { Pipeline } from '../pipeline/build.ts'
 import type { TaskQueue, Turn } from '../pipeline/types.ts'
-import { type Conversation, currentConversation, touchConversationAt } from '../store/conversations.ts'
+import {
+  type Conversation,
+  currentConversation,
+  startFirstConversation,
+  touchConversationAt,
+} from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { findDuplicate } from '../store/tasks.ts'
 import { loadReturning } from '../store/turn-context.ts'
-import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
+import { type AppUser, insertUser, setNameState, upsertUser } from '../store/users.ts'
 import { fill, type Messages } from '../texts.ts'
 import { type HostRule, isCallbackAllowed } from '../util/host-rules.ts'
 import { ContextCache, contextKey } from './context-cache.ts'
@@ -76,17 +81,15 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     return { ok: true, payload: parsed.payload }
   }
 
+  const userKeyOf = (payload: SkillPayload) => ({
+    botId: botIdOf(payload),
+    kakaoUserId: payload.userRequest.user.id,
+    plusfriendUserKey: plusfriendUserKeyOf(payload),
+  })
+
   /** The user of a request, created (and logged as `user_created`) on their first message. */
   async function identify(payload: SkillPayload, at: Date): Promise<AppUser> {
-    const { user, created } = await upsertUser(
-      db,
-      {
-        botId: botIdOf(payload),
-        kakaoUserId: payload.userRequest.user.id,
-        plusfriendUserKey: plusfriendUserKeyOf(payload),
-      },
-      at,
-    )
+    const { user, created } = await upsertUser(db, userKeyOf(payload), at)
     if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
     return user
   }
@@ -118,9 +121,12 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     if (cached) return { ...cached, maybeDuplicate: false, cachedContext: { cutoff } }
     const found = await loadReturning(db, key, cutoff, { requestId, callbackUrl })
     if (found && (!plusfriendUserKey || plusfriendUserKey === found.user.plusfriendUserKey)) return found
-    const user = await identify(payload, at)
-    // A user created just now has no task yet; one found already said whether the request may be a repeat.
-    return { user, conversation: null, maybeDuplicate: found?.maybeDuplicate ?? false }
+    // Not found (or found with another plusfriendUserKey): write the user without reading it again. A user
+    // created just now has no conversation to end or touch, and no task yet; one found already said whether
+    // the request may be a repeat.
+    const { user, created } = await insertUser(db, userKeyOf(payload), at)
+    const conversation = created ? await startFirstConversation(db, user.id, at) : null
+    return { user, conversation, maybeDuplicate: found?.maybeDuplicate ?? false }
   }
 
   /** Runs `work` within the turn budget; a database outage or a slow turn still gets a valid bubble. */

@@ -68,6 +68,38 @@ export async function currentConversation(
   })
 }
 
+/**
+ * The first conversation of a user created just now (no earlier one to end or touch), with its
+ * `conversation_started` event: one statement on PostgreSQL, one transaction on SQLite.
+ */
+export async function startFirstConversation(
+  db: Db,
+  userId: string,
+  now = new Date(),
+): Promise<Conversation> {
+  const id = newId()
+  if (db.dialect === 'postgres') {
+    const rows = await db.query<Row>(
+      `with c as (insert into conversation (id, user_id, started_at, last_activity_at)
+                  values ($1, $2, $3, $3) returning *),
+       e as (insert into eventlog (id, user_id, type, detail)
+             select $4, c.user_id, 'conversation_started',
+                    jsonb_build_object('conversation_id', c.id, 'previous', null) from c)
+       select * from c`,
+      [id, userId, now, newId()],
+    )
+    return toConversation(rows[0]!)
+  }
+  return db.tx(async (tx) => {
+    const created = await tx.query<Row>(
+      'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3) returning *',
+      [id, userId, now],
+    )
+    await logEvent(tx, 'conversation_started', userId, { conversation_id: id, previous: null })
+    return toConversation(created[0]!)
+  })
+}
+
 export async function touchConversation(db: Db, id: string, now = new Date()): Promise<void> {
   await db.query('update conversation set last_activity_at = $2 where id = $1', [id, now])
 }

@@ -1,4 +1,5 @@
 import type { Db } from './db.ts'
+import { logEvent } from './events.ts'
 import { newId, toDate, toDateOrNull } from './rows.ts'
 
 export type NameState = 'none' | 'awaiting'
@@ -73,6 +74,42 @@ export async function upsertUser(
   )
   const user = toUser(rows[0]!)
   return { user, created: user.id === id }
+}
+
+/**
+ * `upsertUser` for a user the caller just looked for and did not find (or found with another
+ * plusfriendUserKey): no read first, and on PostgreSQL the `user_created` event goes in the same statement (one
+ * round trip, one commit; a new user's ack was eleven round trips). `created` as in upsertUser: another request
+ * may have created the user meanwhile.
+ */
+export async function insertUser(
+  db: Db,
+  key: UserKey,
+  now = new Date(),
+): Promise<{ user: AppUser; created: boolean }> {
+  const id = newId()
+  const params = [id, key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now]
+  const upsert = `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)
+     values ($1, $2, $3, $4, $5, $5)
+     on conflict (bot_id, kakao_user_id) do update
+       set plusfriend_user_key = coalesce(excluded.plusfriend_user_key, appuser.plusfriend_user_key),
+           updated_at = excluded.updated_at
+     returning *`
+  if (db.dialect === 'postgres') {
+    const rows = await db.query<Row>(
+      `with u as (${upsert}),
+       e as (insert into eventlog (id, user_id, type, detail)
+             select $6, u.id, 'user_created', jsonb_build_object('bot_id', u.bot_id) from u where u.id = $1)
+       select * from u`,
+      [...params, newId()],
+    )
+    const user = toUser(rows[0]!)
+    return { user, created: user.id === id }
+  }
+  const user = toUser((await db.query<Row>(upsert, params))[0]!)
+  const created = user.id === id
+  if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+  return { user, created }
 }
 
 export async function getUser(db: Db, id: string): Promise<AppUser | null> {

@@ -16,6 +16,8 @@ import { waitFor } from '../helpers/wait.ts'
  * one statement on PostgreSQL.
  */
 const LIMIT: Record<Dialect, number> = { postgres: 1, sqlite: 7 }
+/** A user never seen: the read that finds nothing, then one statement each for the user, the conversation, the task. */
+const NEW_USER_LIMIT: Record<Dialect, number> = { postgres: 4, sqlite: 13 }
 
 for (const dialect of await testDialects()) {
   describe(`ack statements (${dialect})`, () => {
@@ -94,6 +96,43 @@ for (const dialect of await testDialects()) {
       expect(counter.n).toBeLessThanOrEqual(LIMIT[dialect as Dialect])
       // The instance remembered the user from the first turn: no read of the user before the pipeline.
       expect(counter.sql.filter((s) => s.startsWith('select u.*'))).toEqual([])
+    })
+
+    test('a user kbot has never seen: one read, then the user, the conversation and the task', async () => {
+      const user = `u-new-${dialect}-${crypto.randomUUID()}`
+      // Past the NOTIFY window of the previous test's turns (see above).
+      const before = Date.now()
+      await waitFor(() => Date.now() - before > 10, { timeoutMs: 1000, intervalMs: 2, what: 'the window' })
+      counter.n = 0
+      counter.sql = []
+      const res = await inRequest.run(true, () =>
+        k.post(
+          '/skill',
+          kakaoPayload({ utterance: '처음이에요', userId: user, callbackUrl: kakao.callbackUrl() }),
+          {
+            'x-request-id': `new-${crypto.randomUUID()}`,
+          },
+        ),
+      )
+      expect(res.json.useCallback).toBe(true)
+      console.log(
+        `[ack-statements] ${dialect}, new user: ${counter.n} round trips\n  ${counter.sql.join('\n  ')}`,
+      )
+      const [row] = await k.db.store.db.query<{ tasks: number; convs: number; events: string }>(
+        `select (select count(*) from aiprocessingtask t where t.user_id = u.id) as tasks,
+                (select count(*) from conversation c where c.user_id = u.id) as convs,
+                (select string_agg(e.type, ',' order by e.type) from eventlog e where e.user_id = u.id) as events
+           from appuser u where u.kakao_user_id = $1`,
+        [user],
+      )
+      expect({ tasks: Number(row!.tasks), convs: Number(row!.convs), events: row!.events }).toEqual({
+        tasks: 1,
+        convs: 1,
+        events: 'conversation_started,user_created',
+      })
+      // Before: eleven on PostgreSQL (a second read of the user, a look for an earlier conversation to touch,
+      // a transaction to end one and open one, each event a statement of its own).
+      expect(counter.n).toBeLessThanOrEqual(NEW_USER_LIMIT[dialect as Dialect])
     })
   })
 }

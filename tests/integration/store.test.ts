@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { currentConversation } from '../../src/store/conversations.ts'
+import { currentConversation, startFirstConversation } from '../../src/store/conversations.ts'
 import type { Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
@@ -15,7 +15,7 @@ import {
 } from '../../src/store/task-claims.ts'
 import { claimCallback, dueCallbacks } from '../../src/store/task-delivery.ts'
 import { findDuplicate, getTask, insertTask, type TaskInput } from '../../src/store/tasks.ts'
-import { upsertUser } from '../../src/store/users.ts'
+import { insertUser, upsertUser } from '../../src/store/users.ts'
 import { testDialects, useTestDb } from '../helpers/db.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -132,6 +132,35 @@ for (const dialect of await testDialects()) {
       )
       expect(new Set(results.map((r) => r.user.id)).size).toBe(1)
       expect(results.filter((r) => r.created).length).toBe(1)
+    })
+
+    test('insertUser under concurrent first messages: one user, one user_created, the others told it existed', async () => {
+      const key = { botId: 'b', kakaoUserId: `u-insert-${newId()}`, plusfriendUserKey: 'PFK' }
+      const results = await Promise.all(Array.from({ length: 10 }, () => insertUser(t.store.db, key)))
+      expect(new Set(results.map((r) => r.user.id)).size).toBe(1)
+      expect(results.filter((r) => r.created).length).toBe(1)
+      const userId = results[0]!.user.id
+      expect(results[0]!.user.plusfriendUserKey).toBe('PFK')
+      const events = await t.store.db.query<{ type: string; detail: unknown }>(
+        'select type, detail from eventlog where user_id = $1',
+        [userId],
+      )
+      const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
+      expect(events.map((e) => [e.type, detail(e.detail)])).toEqual([['user_created', { bot_id: 'b' }]])
+    })
+
+    test('startFirstConversation: an open conversation and its conversation_started event, together', async () => {
+      const { user } = await insertUser(t.store.db, { botId: 'b', kakaoUserId: `u-first-${newId()}` })
+      const at = new Date('2026-12-01T10:00:00.000Z')
+      const conv = await startFirstConversation(t.store.db, user.id, at)
+      expect(conv).toMatchObject({ userId: user.id, startedAt: at, lastActivityAt: at, endedAt: null })
+      expect((await currentConversation(t.store.db, user.id, 30, at)).conversation.id).toBe(conv.id)
+      const events = await t.store.db.query<{ type: string; detail: unknown }>(
+        "select type, detail from eventlog where user_id = $1 and type = 'conversation_started'",
+        [user.id],
+      )
+      const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
+      expect(events.map((e) => detail(e.detail))).toEqual([{ conversation_id: conv.id, previous: null }])
     })
 
     test('a conversation idle past the session timeout is ended and a new one opened', async () => {
