@@ -89,9 +89,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
 
   /** The user of a request, created (and logged as `user_created`) on their first message. */
   async function identify(payload: SkillPayload, at: Date): Promise<AppUser> {
-    const { user, created } = await upsertUser(db, userKeyOf(payload), at)
-    if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
-    return user
+    return (await upsertUser(db, userKeyOf(payload), at)).user
   }
 
   /**

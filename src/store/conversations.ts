@@ -55,17 +55,25 @@ export async function currentConversation(
       'update conversation set ended_at = last_activity_at where user_id = $1 and ended_at is null returning id',
       [userId],
     )
-    const id = newId()
-    const created = await tx.query<Row>(
-      'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3) returning *',
-      [id, userId, now],
-    )
-    await logEvent(tx, 'conversation_started', userId, {
-      conversation_id: id,
-      previous: ended[0]?.id ?? null,
-    })
-    return { conversation: toConversation(created[0]!), isNew: true }
+    const previous = ended[0] ? String(ended[0].id) : null
+    return { conversation: await openConversation(tx, userId, now, previous), isNew: true }
   })
+}
+
+/** Inserts a conversation and logs `conversation_started` (two statements: call it inside a transaction). */
+async function openConversation(
+  tx: Db,
+  userId: string,
+  now: Date,
+  previous: string | null,
+): Promise<Conversation> {
+  const id = newId()
+  const created = await tx.query<Row>(
+    'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3) returning *',
+    [id, userId, now],
+  )
+  await logEvent(tx, 'conversation_started', userId, { conversation_id: id, previous })
+  return toConversation(created[0]!)
 }
 
 /**
@@ -77,7 +85,6 @@ export async function startFirstConversation(
   userId: string,
   now = new Date(),
 ): Promise<Conversation> {
-  const id = newId()
   if (db.dialect === 'postgres') {
     const rows = await db.query<Row>(
       `with c as (insert into conversation (id, user_id, started_at, last_activity_at)
@@ -86,18 +93,11 @@ export async function startFirstConversation(
              select $4, c.user_id, 'conversation_started',
                     jsonb_build_object('conversation_id', c.id, 'previous', null) from c)
        select * from c`,
-      [id, userId, now, newId()],
+      [newId(), userId, now, newId()],
     )
     return toConversation(rows[0]!)
   }
-  return db.tx(async (tx) => {
-    const created = await tx.query<Row>(
-      'insert into conversation (id, user_id, started_at, last_activity_at) values ($1, $2, $3, $3) returning *',
-      [id, userId, now],
-    )
-    await logEvent(tx, 'conversation_started', userId, { conversation_id: id, previous: null })
-    return toConversation(created[0]!)
-  })
+  return db.tx((tx) => openConversation(tx, userId, now, null))
 }
 
 export async function touchConversation(db: Db, id: string, now = new Date()): Promise<void> {

@@ -3,14 +3,6 @@ import { AppError } from '../errors.ts'
 export type Dialect = 'postgres' | 'sqlite'
 
 /**
- * The one database port. Repositories write SQL once with `$1…` placeholders; the SQLite adapter rewrites
- * them. Where the dialects differ, a repository branches on `db.dialect` in one named place.
- *
- * @example
- *   const rows = await db.query<{ id: string }>('select id from appuser where bot_id = $1', [botId])
- *   await db.tx(async (tx) => { await tx.query('insert …'); await tx.query('insert …') })
- */
-/**
  * `lane: 'ack'`: on PostgreSQL, run on the ack's connection of its own while it is free (else on the pool).
  * The pool hands each query to the connection idle the longest, so acks one at a time would each land on a
  * PostgreSQL backend that had been idle: at 200 req/s that cost PostgreSQL 1.83 ms of CPU per ack against 1.56
@@ -20,6 +12,14 @@ export interface QueryOptions {
   lane?: 'ack'
 }
 
+/**
+ * The one database port. Repositories write SQL once with `$1…` placeholders; the SQLite adapter rewrites
+ * them. Where the dialects differ, a repository branches on `db.dialect` in one named place.
+ *
+ * @example
+ *   const rows = await db.query<{ id: string }>('select id from appuser where bot_id = $1', [botId])
+ *   await db.tx(async (tx) => { await tx.query('insert …'); await tx.query('insert …') })
+ */
 export interface Db {
   readonly dialect: Dialect
   query<R = Record<string, unknown>>(

@@ -46,7 +46,7 @@ export interface UserKey {
 
 /**
  * Finds or creates the user of a Kakao request (safe under concurrent first messages). A returning user with
- * nothing new costs one read and no write; `created` is true when this call inserted the row.
+ * nothing new costs one read and no write; otherwise `insertUser`.
  */
 export async function upsertUser(
   db: Db,
@@ -62,24 +62,13 @@ export async function upsertUser(
     if (!key.plusfriendUserKey || key.plusfriendUserKey === user.plusfriendUserKey)
       return { user, created: false }
   }
-  const id = newId()
-  const rows = await db.query<Row>(
-    `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)
-     values ($1, $2, $3, $4, $5, $5)
-     on conflict (bot_id, kakao_user_id) do update
-       set plusfriend_user_key = coalesce(excluded.plusfriend_user_key, appuser.plusfriend_user_key),
-           updated_at = excluded.updated_at
-     returning *`,
-    [id, key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now],
-  )
-  const user = toUser(rows[0]!)
-  return { user, created: user.id === id }
+  return insertUser(db, key, now)
 }
 
 /**
- * `upsertUser` for a user the caller just looked for and did not find (or found with another
- * plusfriendUserKey): no read first, and on PostgreSQL the `user_created` event goes in the same statement (one
- * round trip, one commit; a new user's ack was eleven round trips). `created` as in upsertUser: another request
+ * Writes the user of a Kakao request without reading it first (the caller looked and did not find it, or found
+ * it with another plusfriendUserKey); a user created here is logged as `user_created`, on PostgreSQL in the same
+ * statement (one round trip, one commit). `created` is true when this call inserted the row: another request
  * may have created the user meanwhile.
  */
 export async function insertUser(

@@ -37,11 +37,11 @@ for (const dialect of await testDialects()) {
       const when = new Date('2026-01-02T03:04:05.678Z')
       await t.store.db.query(
         'insert into eventlog (id, user_id, type, detail, created_at) values ($1, $2, $3, $4, $5)',
-        [newId(), user.id, 'user_created', { nested: { a: [1, '둘'] } }, when],
+        [newId(), user.id, 'summary_updated', { nested: { a: [1, '둘'] } }, when],
       )
       const rows = await t.store.db.query<{ detail: unknown; created_at: unknown }>(
         'select detail, created_at from eventlog where user_id = $1 and type = $2',
-        [user.id, 'user_created'],
+        [user.id, 'summary_updated'],
       )
       const detail = typeof rows[0]!.detail === 'string' ? JSON.parse(rows[0]!.detail) : rows[0]!.detail
       expect(detail).toEqual({ nested: { a: [1, '둘'] } })

@@ -55,10 +55,14 @@ const refusal = (status: number, code: string, message: string) => ({
  * statement fails loudly there instead of making the "not sent" checks pass by default.
  */
 const norm = (sql: string) => sql.replace(/\s+/g, ' ').trim().toLowerCase()
-/** upsertUser's read: the slow path of a new user (or a changed plusfriendUserKey). */
+/** upsertUser's read (/welcome): never on /skill, where loadReturning has already looked. */
 const USER_READ = /^select \* from appuser where bot_id = \$1 and kakao_user_id = \$2/
-/** currentConversation's lookup-and-touch: the slow path when no open conversation came with the user. */
+/** insertUser: a user /skill did not find. */
+const USER_WRITE = /^(with u as \()?insert into appuser\b/
+/** currentConversation's lookup-and-touch: when no open conversation came with a user created before. */
 const CONV_BY_USER = /^update conversation set last_activity_at = .* where user_id = \$1/
+/** A conversation opened (startFirstConversation, or currentConversation after ending one). */
+const FIRST_CONV = /^(with c as \()?insert into conversation\b/
 const CONV_UPDATE = /\bupdate conversation\b/
 /** findDuplicate: which task a repeated request id or callbackUrl belongs to. */
 const FIND_DUP = /from aiprocessingtask where request_id = \$1 union all/
@@ -489,10 +493,13 @@ for (const dialect of await testDialects()) {
     test('/welcome: a new user is asked for a name (and awaited), a known one greeted; created once', async () => {
       const u = user('welcome')
       const before = Date.now()
-      expect(await welcome(kakaoPayload({ utterance: '', userId: u }))).toEqual({
+      const greeted = await recorded(() => welcome(kakaoPayload({ utterance: '', userId: u })))
+      expect({ status: greeted.status, json: greeted.json }).toEqual({
         status: 200,
         json: text(M.welcome_new),
       })
+      expect(matching(greeted.sql, USER_READ)).toBe(1)
+      expect(matching(greeted.sql, USER_WRITE)).toBe(1)
       const after = Date.now()
       const row = await h.userOf(u)
       expect(row!.name_state).toBe('awaiting')
@@ -645,6 +652,8 @@ for (const dialect of await testDialects()) {
       // can be theirs yet, so no duplicate lookup.
       const first = await send('fast-1', url1)
       expect(first.json).toEqual(ACK)
+      expect(matching(first.sql, USER_WRITE)).toBe(1)
+      expect(matching(first.sql, FIRST_CONV)).toBe(1)
       expect(matching(first.sql, USER_READ)).toBe(0)
       expect(matching(first.sql, CONV_BY_USER)).toBe(0)
       expect(matching(first.sql, FIND_DUP)).toBe(0)
@@ -652,7 +661,9 @@ for (const dialect of await testDialects()) {
       const second = await send('fast-2', url2)
       expect(second.json).toEqual(ACK)
       expect(matching(second.sql, USER_READ)).toBe(0)
+      expect(matching(second.sql, USER_WRITE)).toBe(0)
       expect(matching(second.sql, CONV_BY_USER)).toBe(0)
+      expect(matching(second.sql, FIRST_CONV)).toBe(0)
       expect(matching(second.sql, FIND_DUP)).toBe(0)
       expect(matching(second.sql, CONV_UPDATE)).toBe(1)
       expect(matching(second.sql, ENQUEUE)).toBeGreaterThan(0)
@@ -813,10 +824,12 @@ for (const dialect of await testDialects()) {
         old!.id,
         idle,
       ])
-      const res = await skill(
-        kakaoPayload({ utterance: '오늘 질문', userId: u, callbackUrl: fakes.kakao.callbackUrl() }),
+      const res = await recorded(() =>
+        skill(kakaoPayload({ utterance: '오늘 질문', userId: u, callbackUrl: fakes.kakao.callbackUrl() })),
       )
       expect(res.json).toEqual(ACK)
+      // A known user without an open conversation: the lookup-and-touch, then the one that ends it and opens one.
+      expect(matching(res.sql, CONV_BY_USER)).toBe(1)
       const convs = await h.convsOf(row!.id)
       expect(convs.length).toBe(2)
       expect(convs[0]!.id).toBe(old!.id)
