@@ -42,6 +42,7 @@ export default definePlugin({
       ) => {
         // Past the budget the user already has the apology: a task now would answer a turn that is over.
         if (turn.answered.aborted) throw new AppError('INTERNAL', 'turn budget exceeded')
+        const askedAt = performance.now()
         const notifyChannel = deps.queue.notifyChannel?.() ?? null
         const out = await enqueueTurnTask(deps.db, {
           userId: turn.user.id,
@@ -67,8 +68,12 @@ export default definePlugin({
         })
         if (out.stale)
           throw new AppError('STALE_CONTEXT', 'the cached user or conversation changed; nothing was written')
-        // A NOTIFY that went out with the commit woke the others; otherwise wake (this instance or, coalesced, them).
-        if (out.task && !notifyChannel) deps.queue.wake()
+        // A NOTIFY that went out with the commit woke the others; otherwise this instance's workers wake, or the
+        // others a little later (unless a later ack's statement carries the NOTIFY first).
+        if (out.task) {
+          if (deps.queue.committed) deps.queue.committed(out.notified ? askedAt : null)
+          else deps.queue.wake()
+        }
         return out
       }
 

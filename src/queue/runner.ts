@@ -21,6 +21,12 @@ import { createWaiters } from './waiters.ts'
 
 export const WAKE_CHANNEL = 'kbot_wake'
 const NOTIFY_EVERY_MS = 5
+/**
+ * How long a task an ack committed without a NOTIFY (the last one went out under NOTIFY_EVERY_MS before) waits
+ * for a later ack's statement to carry one before it gets a NOTIFY of its own. Longer than the gap between
+ * acks under load plus a statement, so that under load the acks carry every NOTIFY.
+ */
+const ANNOUNCE_WAIT_MS = 20
 
 export interface RunnerDeps {
   db: Db
@@ -92,19 +98,26 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
   let lastClaimError = 0
 
   // This instance is full (or has no workers): let another instance take the work now. Under load every
-  // request would NOTIFY; one per few milliseconds is enough, since a woken instance claims all it can.
-  let lastNotify = 0
+  // request would NOTIFY; one per few milliseconds is enough, since a woken instance claims all it can. An ack
+  // carries its NOTIFY in its own statement (notifyChannel); one committed without (the last NOTIFY was too
+  // recent) is announced by a later ack's, or by a NOTIFY of its own when none has come by ANNOUNCE_WAIT_MS:
+  // a NOTIFY of its own is a transaction, with a commit flushed to disk, beside the ack's.
+  let lastNotify = Number.NEGATIVE_INFINITY
   let notifyTimer: ReturnType<typeof setTimeout> | null = null
-  const notifyOthers = () => {
+  /** When the pending NOTIFY was armed (performance.now()): a NOTIFY committed after it covers its task. */
+  let armedAt = 0
+  const sendNotify = () => {
+    if (notifyTimer) clearTimeout(notifyTimer)
+    notifyTimer = null
+    lastNotify = performance.now()
+    deps.notifier!.notify(WAKE_CHANNEL).catch((err) => log.debug({ err }, 'NOTIFY failed'))
+  }
+  const notifyOthers = (waitMs?: number) => {
     if (!deps.notifier || notifyTimer) return
-    const send = () => {
-      notifyTimer = null
-      lastNotify = Date.now()
-      deps.notifier!.notify(WAKE_CHANNEL).catch((err) => log.debug({ err }, 'NOTIFY failed'))
-    }
-    const wait = NOTIFY_EVERY_MS - (Date.now() - lastNotify)
-    if (wait <= 0) send()
-    else notifyTimer = setTimeout(send, wait)
+    const wait = waitMs ?? NOTIFY_EVERY_MS - (performance.now() - lastNotify)
+    if (wait <= 0) return sendNotify()
+    armedAt = performance.now()
+    notifyTimer = setTimeout(sendNotify, wait)
   }
 
   const track = (p: Promise<void>) => {
@@ -315,9 +328,25 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
 
     notifyChannel() {
       if (!deps.notifier || (active && !stopping && running.size < size)) return null
-      if (notifyTimer || Date.now() - lastNotify < NOTIFY_EVERY_MS) return null
-      lastNotify = Date.now()
+      const now = performance.now()
+      // An unannounced task goes with this statement's NOTIFY, whatever the throttle says.
+      if (!notifyTimer && now - lastNotify < NOTIFY_EVERY_MS) return null
+      lastNotify = now
       return WAKE_CHANNEL
+    },
+
+    committed(carriedSince) {
+      if (carriedSince === null) {
+        if (active && !stopping && running.size < size) void fill()
+        else notifyOthers(ANNOUNCE_WAIT_MS)
+        return
+      }
+      // The statement's NOTIFY went out with its commit, after every task committed before it took the
+      // channel: those are announced. One committed since keeps its own NOTIFY.
+      if (notifyTimer && armedAt <= carriedSince) {
+        clearTimeout(notifyTimer)
+        notifyTimer = null
+      }
     },
 
     async enqueue(kind, input, opts = {}) {

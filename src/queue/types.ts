@@ -9,10 +9,16 @@ export interface TaskQueue {
   wake(): void
   /**
    * For a statement about to commit a task: the channel to NOTIFY inside it when another instance should
-   * claim the task (this one is full or has no workers, and no wake-up went out in the last few ms), else null.
-   * A caller that got a channel has woken the others; it calls `wake()` only when it got null.
+   * claim the task (this one is full or has no workers, and no wake-up went out in the last few ms or a task is
+   * still unannounced), else null. A caller that asked calls `committed` once the task is committed.
    */
   notifyChannel?(): string | null
+  /**
+   * A task was committed by a statement that asked `notifyChannel` first: `carriedSince` is the
+   * performance.now() at which it asked when its NOTIFY went out with the commit, else null (then this
+   * instance's workers wake, or the others soon). A queue without it is woken (`wake`) instead.
+   */
+  committed?(carriedSince: number | null): void
   /** Resolves with the task once it is finished (completed or failed), or null after `ms`. */
   waitFor(taskId: string, ms: number): Promise<Task | null>
 }

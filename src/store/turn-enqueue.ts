@@ -39,6 +39,8 @@ export interface TurnEnqueued {
   limited: boolean
   /** `expect` no longer held: nothing was written (no token taken); the turn must be decided again. */
   stale: boolean
+  /** The task's commit carried the NOTIFY of `notifyChannel`. */
+  notified: boolean
 }
 
 /**
@@ -191,13 +193,15 @@ async function enqueueGroup(db: Db, items: readonly Grouped[]): Promise<TurnEnqu
   for (const r of out) {
     const item = items[Number(r.i)]!
     results[Number(r.i)] = !r.ok
-      ? { task: null, limited: false, stale: true }
+      ? { ...nothing, stale: true }
       : // A duplicate took no token: the caller finds the earlier task (findDuplicate).
         r.dup
-        ? { task: null, limited: false, stale: false }
+        ? nothing
         : bucket && Number(r.allowed) !== 1
-          ? { task: null, limited: true, stale: false }
-          : { task: r.inserted ? insertedTask(item.params) : null, limited: false, stale: false }
+          ? { ...nothing, limited: true }
+          : r.inserted
+            ? { ...nothing, task: insertedTask(item.params), notified: Number(r.notified) > 0 }
+            : nothing
   }
   return results
 }
@@ -226,15 +230,16 @@ async function expectationHolds(tx: Db, t: NewTurnTask, expect: TurnExpectation)
   )
 }
 
+const nothing: TurnEnqueued = { task: null, limited: false, stale: false, notified: false }
+
 class Duplicate extends Error {}
 
 async function enqueueSqlite(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
   return db
     .tx(async (tx): Promise<TurnEnqueued> => {
-      if (t.expect && !(await expectationHolds(tx, t, t.expect)))
-        return { task: null, limited: false, stale: true }
+      if (t.expect && !(await expectationHolds(tx, t, t.expect))) return { ...nothing, stale: true }
       if (t.bucket && !(await takeToken(tx, t.userId, t.bucket, t.now.getTime())))
-        return { task: null, limited: true, stale: false }
+        return { ...nothing, limited: true }
       await insertMessage(tx, {
         id: t.messageId,
         convId: t.convId,
@@ -246,10 +251,10 @@ async function enqueueSqlite(db: Db, t: NewTurnTask): Promise<TurnEnqueued> {
       // A duplicate: roll the message back too (and the token: a repeated delivery costs the user nothing).
       if (!task) throw new Duplicate()
       await touchConversationAt(tx, t.convId, t.now)
-      return { task, limited: false, stale: false }
+      return { ...nothing, task }
     })
     .catch((err): TurnEnqueued => {
-      if (err instanceof Duplicate) return { task: null, limited: false, stale: false }
+      if (err instanceof Duplicate) return nothing
       throw err
     })
 }

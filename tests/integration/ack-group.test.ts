@@ -138,10 +138,12 @@ for (const dialect of await testDialects()) {
         'stored',
       ])
       expect(outs.slice(2, 5)).toEqual([
-        { task: null, limited: false, stale: true },
-        { task: null, limited: false, stale: false },
-        { task: null, limited: true, stale: false },
+        { task: null, limited: false, stale: true, notified: false },
+        { task: null, limited: false, stale: false, notified: false },
+        { task: null, limited: true, stale: false, notified: false },
       ])
+      // Every stored turn's commit carried the NOTIFY (PostgreSQL; SQLite has none).
+      expect(outs.filter((o) => o.task).map((o) => o.notified)).toEqual(Array(5).fill(dialect === 'postgres'))
       if (dialect === 'postgres') expect(g.groups).toEqual([1, 6, 1])
 
       // What each wrote: a task and its message for every stored turn, nothing else.
@@ -218,6 +220,8 @@ for (const dialect of await testDialects()) {
       const outs = [await first, ...(await Promise.all(rest))]
       expect(outs.map(outcome)).toEqual(names.map(() => 'stored'))
       if (dialect === 'postgres') expect(g.groups).toEqual([1, 2, 2, 1, 1, 1])
+      // Only the turn without a channel committed without the NOTIFY.
+      expect(outs.map((o) => o.notified)).toEqual(names.map((n) => dialect === 'postgres' && n !== 'quiet'))
       for (const who of [free!, free2!])
         expect(await q('select 1 from ratelimit where user_id = $1', [who.user.id])).toEqual([])
       // Each bucket's own burst: 5 - 1 and 2 - 1 tokens left.

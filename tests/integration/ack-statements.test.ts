@@ -67,8 +67,8 @@ for (const dialect of await testDialects()) {
         })
       // The first turn creates the user and the conversation and warms the prompt cache.
       expect((await send('안녕하세요')).json.useCallback).toBe(true)
-      // That turn's NOTIFY went out with its statement. Within 5 ms of it a second NOTIFY is coalesced into a
-      // deferred one of its own (queue runner), a second round trip: the counted turn comes after that window.
+      // That turn's NOTIFY went out with its statement. Within 5 ms of it the next turn would commit without one
+      // (a later turn's statement, or a NOTIFY of its own 20 ms on, announces it): the counted turn comes after.
       const first = Date.now()
       await waitFor(() => Date.now() - first > 10, {
         timeoutMs: 1000,

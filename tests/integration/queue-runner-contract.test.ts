@@ -891,6 +891,57 @@ for (const dialect of await testDialects()) {
       hold.open()
     })
 
+    test('a full instance: a task an ack committed without a NOTIFY rides on the next ack’s, else gets its own', async () => {
+      const noop = defineTaskHandler({ kind: kindOf('carried'), async run() {} })
+      const fake = fakeNotifier()
+      const { runner } = makeRunner([noop], { concurrency: 0, notifier: fake.notifier })
+      await runner.start()
+      // Ack 1 carries the NOTIFY; ack 2, right after, may not (the throttle) and commits unannounced.
+      const at1 = performance.now()
+      expect(runner.notifyChannel!()).toBe(WAKE_CHANNEL)
+      runner.committed!(at1)
+      expect(runner.notifyChannel!()).toBeNull()
+      runner.committed!(null)
+      expect(fake.notified).toEqual([])
+      // Ack 3 takes the channel although the throttle says no (a task waits for it); its commit covers ack 2's.
+      const at3 = performance.now()
+      expect(runner.notifyChannel!()).toBe(WAKE_CHANNEL)
+      runner.committed!(at3)
+      // (Proves the absence of a NOTIFY of its own: it would go 20 ms after ack 2.)
+      await Bun.sleep(60)
+      expect(fake.notified).toEqual([])
+
+      // A task committed after the carrier took the channel is not covered by it: it keeps its own NOTIFY.
+      const at4 = performance.now()
+      expect(runner.notifyChannel!()).toBe(WAKE_CHANNEL)
+      expect(runner.notifyChannel!()).toBeNull()
+      runner.committed!(null)
+      runner.committed!(at4)
+      await waitFor(() => fake.notified.length === 1, { what: 'the NOTIFY of the uncovered task' })
+      // An unannounced task with no ack after it: its own NOTIFY, once.
+      runner.committed!(null)
+      await waitFor(() => fake.notified.length === 2, { what: 'the NOTIFY of the last task' })
+      await Bun.sleep(60)
+      expect(fake.notified).toHaveLength(2)
+      await runner.stop(1000)
+    })
+
+    test('an instance with a free slot: a committed task wakes its own workers, nobody else', async () => {
+      const kind = kindOf('own')
+      const handler = defineTaskHandler({ kind, async run() {} })
+      const fake = fakeNotifier()
+      const before = await insertQuiet(kind, {})
+      const { runner } = makeRunner([handler], { notifier: fake.notifier })
+      await runner.start()
+      await rowWhen(before.id, (r) => r.status === 'completed', 'the task that was waiting at start')
+      expect(runner.notifyChannel!()).toBeNull()
+      const task = await insertQuiet(kind, {})
+      runner.committed!(null)
+      await rowWhen(task.id, (r) => r.status === 'completed', 'the task the commit woke a worker for')
+      expect(fake.notified).toEqual([])
+      await runner.stop(1000)
+    })
+
     test('a wake-up during a claim round is not lost: one more round follows', async () => {
       const kind = kindOf('coalesce')
       const handler = defineTaskHandler<{ n: number }>({ kind, async run() {} })
