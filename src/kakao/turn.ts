@@ -4,17 +4,12 @@ import { AppError, isAppError } from '../errors.ts'
 import { type Logger, lazyChild } from '../logger.ts'
 import type { Pipeline } from '../pipeline/build.ts'
 import type { TaskQueue, Turn } from '../pipeline/types.ts'
-import {
-  type Conversation,
-  currentConversation,
-  startFirstConversation,
-  touchConversationAt,
-} from '../store/conversations.ts'
+import { type Conversation, currentConversation, touchConversationAt } from '../store/conversations.ts'
 import type { Db } from '../store/db.ts'
 import { logEvent } from '../store/events.ts'
 import { findDuplicate } from '../store/tasks.ts'
-import { loadReturning } from '../store/turn-context.ts'
-import { type AppUser, insertUser, setNameState, upsertUser } from '../store/users.ts'
+import { insertUserForTurn, loadReturning } from '../store/turn-context.ts'
+import { type AppUser, setNameState, upsertUser } from '../store/users.ts'
 import { fill, type Messages } from '../texts.ts'
 import { type HostRule, isCallbackAllowed } from '../util/host-rules.ts'
 import { ContextCache, contextKey } from './context-cache.ts'
@@ -122,8 +117,7 @@ export function createTurnRunner(deps: TurnDeps): TurnRunner {
     // Not found (or found with another plusfriendUserKey): write the user without reading it again. A user
     // created just now has no conversation to end or touch, and no task yet; one found already said whether
     // the request may be a repeat.
-    const { user, created } = await insertUser(db, userKeyOf(payload), at)
-    const conversation = created ? await startFirstConversation(db, user.id, at) : null
+    const { user, conversation } = await insertUserForTurn(db, userKeyOf(payload), at)
     return { user, conversation, maybeDuplicate: found?.maybeDuplicate ?? false }
   }
 

@@ -78,26 +78,34 @@ async function openConversation(
 
 /**
  * The first conversation of a user created just now (no earlier one to end or touch), with its
- * `conversation_started` event: one statement on PostgreSQL, one transaction on SQLite.
+ * `conversation_started` event, in one transaction. On PostgreSQL the turn opens it in the statement that
+ * creates the user (`firstConversationCtes`).
  */
 export async function startFirstConversation(
   db: Db,
   userId: string,
   now = new Date(),
 ): Promise<Conversation> {
-  if (db.dialect === 'postgres') {
-    const rows = await db.query<Row>(
-      `with c as (insert into conversation (id, user_id, started_at, last_activity_at)
-                  values ($1, $2, $3, $3) returning *),
-       e as (insert into eventlog (id, user_id, type, detail)
-             select $4, c.user_id, 'conversation_started',
-                    jsonb_build_object('conversation_id', c.id, 'previous', null) from c)
-       select * from c`,
-      [newId(), userId, now, newId()],
-    )
-    return toConversation(rows[0]!)
-  }
   return db.tx((tx) => openConversation(tx, userId, now, null))
+}
+
+/**
+ * PostgreSQL CTEs: `c`, a first conversation inserted for each row of `from` (a FROM clause; `userId` and the
+ * others are SQL expressions over it or parameters), and `ce`, its `conversation_started` event.
+ */
+export function firstConversationCtes(p: {
+  id: string
+  userId: string
+  at: string
+  eventId: string
+  from: string
+}): string {
+  return `c as (insert into conversation (id, user_id, started_at, last_activity_at)
+               select ${p.id}::uuid, ${p.userId}, ${p.at}::timestamptz, ${p.at}::timestamptz ${p.from}
+               returning *),
+       ce as (insert into eventlog (id, user_id, type, detail)
+              select ${p.eventId}::uuid, c.user_id, 'conversation_started',
+                     jsonb_build_object('conversation_id', c.id, 'previous', null) from c)`
 }
 
 export async function touchConversation(db: Db, id: string, now = new Date()): Promise<void> {

@@ -1,7 +1,13 @@
-import { type Conversation, toConversation } from './conversations.ts'
+import {
+  type Conversation,
+  firstConversationCtes,
+  startFirstConversation,
+  toConversation,
+} from './conversations.ts'
 import type { Db } from './db.ts'
+import { newId } from './rows.ts'
 import type { Row } from './tasks.ts'
-import { type AppUser, toUser, type UserKey } from './users.ts'
+import { type AppUser, insertUser, insertUserCtes, toUser, type UserKey } from './users.ts'
 
 export interface ReturningContext {
   user: AppUser
@@ -33,10 +39,9 @@ export async function loadReturning(
   cutoff: Date,
   dup: { requestId: string | null; callbackUrl: string | null },
 ): Promise<ReturningContext | null> {
-  const conv = CONVERSATION_COLUMNS.map((c) => `c.${c} as c_${c}`).join(', ')
   // A correlated subquery rather than a lateral join: SQLite has none, and it uses the same index.
   const rows = await db.query<Row>(
-    `select u.*, ${conv},
+    `select u.*, ${conversationColumns},
        (select 1 from aiprocessingtask where request_id = $3 limit 1) as dup_request,
        (select 1 from aiprocessingtask where callback_url = $4 limit 1) as dup_callback
        from appuser u
@@ -49,11 +54,48 @@ export async function loadReturning(
   )
   const row = rows[0]
   if (!row) return null
-  const c: Row = {}
-  for (const col of CONVERSATION_COLUMNS) c[col] = row[`c_${col}`]
   return {
     user: toUser(row),
-    conversation: c.id ? toConversation(c) : null,
+    conversation: conversationOf(row),
     maybeDuplicate: row.dup_request != null || row.dup_callback != null,
   }
+}
+
+/**
+ * A user /skill did not find (or found with another plusfriendUserKey), written without reading it again;
+ * one created here also gets their first conversation (a user created now has none to end or touch). On
+ * PostgreSQL one statement — the user, `user_created`, the conversation, `conversation_started` — and one
+ * commit. `conversation` is null when the user existed (another request created them meanwhile, or only the
+ * plusfriendUserKey changed): the caller finds their conversation.
+ */
+export async function insertUserForTurn(
+  db: Db,
+  key: UserKey,
+  now: Date,
+): Promise<{ user: AppUser; conversation: Conversation | null }> {
+  if (db.dialect !== 'postgres') {
+    const { user, created } = await insertUser(db, key, now)
+    return { user, conversation: created ? await startFirstConversation(db, user.id, now) : null }
+  }
+  const first = firstConversationCtes({
+    id: '$7',
+    userId: 'u.id',
+    at: '$5',
+    eventId: '$8',
+    from: 'from u where u.id = $1',
+  })
+  const rows = await db.query<Row>(
+    `with ${insertUserCtes}, ${first} select u.*, ${conversationColumns} from u left join c on true`,
+    [newId(), key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now, newId(), newId(), newId()],
+  )
+  return { user: toUser(rows[0]!), conversation: conversationOf(rows[0]!) }
+}
+
+const conversationColumns = CONVERSATION_COLUMNS.map((c) => `c.${c} as c_${c}`).join(', ')
+
+/** The conversation of a row that carries one as `c_<column>`, or null. */
+function conversationOf(row: Row): Conversation | null {
+  const c: Row = {}
+  for (const col of CONVERSATION_COLUMNS) c[col] = row[`c_${col}`]
+  return c.id ? toConversation(c) : null
 }

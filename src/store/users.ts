@@ -78,28 +78,32 @@ export async function insertUser(
 ): Promise<{ user: AppUser; created: boolean }> {
   const id = newId()
   const params = [id, key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now]
-  const upsert = `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)
+  if (db.dialect === 'postgres') {
+    const rows = await db.query<Row>(`with ${insertUserCtes} select * from u`, [...params, newId()])
+    const user = toUser(rows[0]!)
+    return { user, created: user.id === id }
+  }
+  const user = toUser((await db.query<Row>(UPSERT_USER, params))[0]!)
+  const created = user.id === id
+  if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
+  return { user, created }
+}
+
+/** The user upsert: $1 id, $2 bot id, $3 Kakao user id, $4 plusfriendUserKey, $5 now; returns the row. */
+const UPSERT_USER = `insert into appuser (id, bot_id, kakao_user_id, plusfriend_user_key, created_at, updated_at)
      values ($1, $2, $3, $4, $5, $5)
      on conflict (bot_id, kakao_user_id) do update
        set plusfriend_user_key = coalesce(excluded.plusfriend_user_key, appuser.plusfriend_user_key),
            updated_at = excluded.updated_at
      returning *`
-  if (db.dialect === 'postgres') {
-    const rows = await db.query<Row>(
-      `with u as (${upsert}),
+
+/**
+ * PostgreSQL CTEs: `u`, the user upsert ($1–$5 as UPSERT_USER), and its `user_created` event (id $6) when this
+ * statement inserted the user (`u.id = $1`).
+ */
+export const insertUserCtes = `u as (${UPSERT_USER}),
        e as (insert into eventlog (id, user_id, type, detail)
-             select $6, u.id, 'user_created', jsonb_build_object('bot_id', u.bot_id) from u where u.id = $1)
-       select * from u`,
-      [...params, newId()],
-    )
-    const user = toUser(rows[0]!)
-    return { user, created: user.id === id }
-  }
-  const user = toUser((await db.query<Row>(upsert, params))[0]!)
-  const created = user.id === id
-  if (created) await logEvent(db, 'user_created', user.id, { bot_id: user.botId })
-  return { user, created }
-}
+             select $6, u.id, 'user_created', jsonb_build_object('bot_id', u.bot_id) from u where u.id = $1)`
 
 export async function getUser(db: Db, id: string): Promise<AppUser | null> {
   const rows = await db.query<Row>('select * from appuser where id = $1', [id])

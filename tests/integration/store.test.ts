@@ -15,6 +15,7 @@ import {
 } from '../../src/store/task-claims.ts'
 import { claimCallback, dueCallbacks } from '../../src/store/task-delivery.ts'
 import { findDuplicate, getTask, insertTask, type TaskInput } from '../../src/store/tasks.ts'
+import { insertUserForTurn } from '../../src/store/turn-context.ts'
 import { insertUser, upsertUser } from '../../src/store/users.ts'
 import { testDialects, useTestDb } from '../helpers/db.ts'
 import { waitFor } from '../helpers/wait.ts'
@@ -161,6 +162,42 @@ for (const dialect of await testDialects()) {
       )
       const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
       expect(events.map((e) => detail(e.detail))).toEqual([{ conversation_id: conv.id, previous: null }])
+    })
+
+    test('insertUserForTurn: a new user with their first conversation and both events; ten at once make one of each', async () => {
+      const key = { botId: 'b', kakaoUserId: `u-turn-${newId()}`, plusfriendUserKey: 'PFK' }
+      const at = new Date('2026-12-02T09:00:00.000Z')
+      const results = await Promise.all(
+        Array.from({ length: 10 }, () => insertUserForTurn(t.store.db, key, at)),
+      )
+      const userId = results[0]!.user.id
+      expect(results.every((r) => r.user.id === userId && r.user.plusfriendUserKey === 'PFK')).toBe(true)
+      // Only the call that created the user opened a conversation; the others are told to find it.
+      const opened = results.flatMap((r) => (r.conversation ? [r.conversation] : []))
+      expect(opened).toHaveLength(1)
+      expect(opened[0]).toMatchObject({
+        userId,
+        startedAt: at,
+        lastActivityAt: at,
+        endedAt: null,
+        flaggedAt: null,
+      })
+      expect((await currentConversation(t.store.db, userId, 30, at)).conversation.id).toBe(opened[0]!.id)
+      const events = await t.store.db.query<{ type: string; detail: unknown }>(
+        'select type, detail from eventlog where user_id = $1 order by type',
+        [userId],
+      )
+      const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
+      expect(events.map((e) => [e.type, detail(e.detail)])).toEqual([
+        ['conversation_started', { conversation_id: opened[0]!.id, previous: null }],
+        ['user_created', { bot_id: 'b' }],
+      ])
+      // A user that exists (another plusfriendUserKey): the key is updated, no conversation, no event.
+      const again = await insertUserForTurn(t.store.db, { ...key, plusfriendUserKey: 'PFK2' }, at)
+      expect(again).toMatchObject({ user: { id: userId, plusfriendUserKey: 'PFK2' }, conversation: null })
+      const convs = await t.store.db.query('select id from conversation where user_id = $1', [userId])
+      expect(convs).toHaveLength(1)
+      expect(await t.store.db.query('select id from eventlog where user_id = $1', [userId])).toHaveLength(2)
     })
 
     test('a conversation idle past the session timeout is ended and a new one opened', async () => {

@@ -61,8 +61,8 @@ const USER_READ = /^select \* from appuser where bot_id = \$1 and kakao_user_id 
 const USER_WRITE = /^(with u as \()?insert into appuser\b/
 /** currentConversation's lookup-and-touch: when no open conversation came with a user created before. */
 const CONV_BY_USER = /^update conversation set last_activity_at = .* where user_id = \$1/
-/** A conversation opened (startFirstConversation, or currentConversation after ending one). */
-const FIRST_CONV = /^(with c as \()?insert into conversation\b/
+/** A conversation opened (with a new user's insert, or by currentConversation after ending one). */
+const FIRST_CONV = /(^|\bc as \( ?)insert into conversation\b/
 const CONV_UPDATE = /\bupdate conversation\b/
 /** findDuplicate: which task a repeated request id or callbackUrl belongs to. */
 const FIND_DUP = /from aiprocessingtask where request_id = \$1 union all/
