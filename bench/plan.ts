@@ -19,7 +19,15 @@ export interface Plan {
    * after `warmupS` of wrk on each side: kbot's JIT compiler thread was still busy 20 s into the load (0.10 →
    * 0.01 ms of CPU per ack over 40 s), so a 3 s warm-up measured its first rounds before steady state.
    */
-  floor: { durationS: number; warmupS: number; rounds: number; connections: number[]; fixedCount: number }
+  floor: {
+    durationS: number
+    warmupS: number
+    rounds: number
+    connections: number[]
+    /** Requests per side at 200 requests/s, in `fixedSegments` runs interleaved with the other sides'. */
+    fixedCount: number
+    fixedSegments: number
+  }
 }
 
 export function makePlan(quick: boolean): Plan {
@@ -37,7 +45,8 @@ export function makePlan(quick: boolean): Plan {
       warmupS: quick ? 3 : 15,
       rounds: quick ? 1 : 3,
       connections: [16, 64],
-      fixedCount: quick ? 600 : 2000,
+      fixedCount: quick ? 600 : 4000,
+      fixedSegments: quick ? 2 : 8,
     },
   }
 }
