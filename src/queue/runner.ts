@@ -104,7 +104,10 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
   // a NOTIFY of its own is a transaction, with a commit flushed to disk, beside the ack's.
   let lastNotify = Number.NEGATIVE_INFINITY
   let notifyTimer: ReturnType<typeof setTimeout> | null = null
-  /** When the pending NOTIFY was armed (performance.now()): a NOTIFY committed after it covers its task. */
+  /**
+   * When the last task the pending NOTIFY is for was committed (performance.now()): a statement that took the
+   * channel after it, and committed its NOTIFY, covers them all.
+   */
   let armedAt = 0
   const sendNotify = () => {
     if (notifyTimer) clearTimeout(notifyTimer)
@@ -113,7 +116,11 @@ export function createQueueRunner(deps: RunnerDeps): QueueRunner {
     deps.notifier!.notify(WAKE_CHANNEL).catch((err) => log.debug({ err }, 'NOTIFY failed'))
   }
   const notifyOthers = (waitMs?: number) => {
-    if (!deps.notifier || notifyTimer) return
+    if (!deps.notifier) return
+    if (notifyTimer) {
+      armedAt = performance.now()
+      return
+    }
     const wait = waitMs ?? NOTIFY_EVERY_MS - (performance.now() - lastNotify)
     if (wait <= 0) return sendNotify()
     armedAt = performance.now()

@@ -918,11 +918,23 @@ for (const dialect of await testDialects()) {
       runner.committed!(null)
       runner.committed!(at4)
       await waitFor(() => fake.notified.length === 1, { what: 'the NOTIFY of the uncovered task' })
+      // Two unannounced tasks, the second committed after the carrier took the channel: the pending NOTIFY
+      // stays for the second one.
+      await Bun.sleep(10)
+      const at5 = performance.now()
+      expect(runner.notifyChannel!()).toBe(WAKE_CHANNEL)
+      runner.committed!(null)
+      const at6 = performance.now()
+      expect(runner.notifyChannel!()).toBe(WAKE_CHANNEL)
+      runner.committed!(null)
+      runner.committed!(at6)
+      await waitFor(() => fake.notified.length === 2, { what: 'the NOTIFY of the task after the carrier' })
+      runner.committed!(at5)
       // An unannounced task with no ack after it: its own NOTIFY, once.
       runner.committed!(null)
-      await waitFor(() => fake.notified.length === 2, { what: 'the NOTIFY of the last task' })
+      await waitFor(() => fake.notified.length === 3, { what: 'the NOTIFY of the last task' })
       await Bun.sleep(60)
-      expect(fake.notified).toHaveLength(2)
+      expect(fake.notified).toHaveLength(3)
       await runner.stop(1000)
     })
 
