@@ -60,8 +60,12 @@ export async function currentConversation(
   })
 }
 
-/** Inserts a conversation and logs `conversation_started` (two statements: call it inside a transaction). */
-async function openConversation(
+/**
+ * Inserts a conversation and logs `conversation_started` (`previous`: the one it follows, ended by the caller,
+ * or null for a user's first). Two statements: call it inside a transaction. On PostgreSQL the turn opens a new
+ * user's first conversation in the statement that creates the user (`firstConversationCtes`).
+ */
+export async function openConversation(
   tx: Db,
   userId: string,
   now: Date,
@@ -74,19 +78,6 @@ async function openConversation(
   )
   await logEvent(tx, 'conversation_started', userId, { conversation_id: id, previous })
   return toConversation(created[0]!)
-}
-
-/**
- * The first conversation of a user created just now (no earlier one to end or touch), with its
- * `conversation_started` event, in one transaction. On PostgreSQL the turn opens it in the statement that
- * creates the user (`firstConversationCtes`).
- */
-export async function startFirstConversation(
-  db: Db,
-  userId: string,
-  now = new Date(),
-): Promise<Conversation> {
-  return db.tx((tx) => openConversation(tx, userId, now, null))
 }
 
 /**

@@ -1,7 +1,7 @@
 import {
   type Conversation,
   firstConversationCtes,
-  startFirstConversation,
+  openConversation,
   toConversation,
 } from './conversations.ts'
 import type { Db } from './db.ts'
@@ -64,8 +64,8 @@ export async function loadReturning(
 /**
  * A user /skill did not find (or found with another plusfriendUserKey), written without reading it again;
  * one created here also gets their first conversation (a user created now has none to end or touch). On
- * PostgreSQL one statement — the user, `user_created`, the conversation, `conversation_started` — and one
- * commit. `conversation` is null when the user existed (another request created them meanwhile, or only the
+ * PostgreSQL one statement — the user, `user_created`, the conversation, `conversation_started` — on SQLite
+ * one transaction; one commit either way. `conversation` is null when the user existed (another request created them meanwhile, or only the
  * plusfriendUserKey changed): the caller finds their conversation.
  */
 export async function insertUserForTurn(
@@ -73,10 +73,11 @@ export async function insertUserForTurn(
   key: UserKey,
   now: Date,
 ): Promise<{ user: AppUser; conversation: Conversation | null }> {
-  if (db.dialect !== 'postgres') {
-    const { user, created } = await insertUser(db, key, now)
-    return { user, conversation: created ? await startFirstConversation(db, user.id, now) : null }
-  }
+  if (db.dialect !== 'postgres')
+    return db.tx(async (tx) => {
+      const { user, created } = await insertUser(tx, key, now)
+      return { user, conversation: created ? await openConversation(tx, user.id, now, null) : null }
+    })
   const first = firstConversationCtes({
     id: '$7',
     userId: 'u.id',

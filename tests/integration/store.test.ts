@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { currentConversation, startFirstConversation } from '../../src/store/conversations.ts'
-import type { Dialect } from '../../src/store/db.ts'
+import { currentConversation } from '../../src/store/conversations.ts'
+import type { Db, Dialect } from '../../src/store/db.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
 import { newId } from '../../src/store/rows.ts'
@@ -150,20 +150,6 @@ for (const dialect of await testDialects()) {
       expect(events.map((e) => [e.type, detail(e.detail)])).toEqual([['user_created', { bot_id: 'b' }]])
     })
 
-    test('startFirstConversation: an open conversation and its conversation_started event, together', async () => {
-      const { user } = await insertUser(t.store.db, { botId: 'b', kakaoUserId: `u-first-${newId()}` })
-      const at = new Date('2026-12-01T10:00:00.000Z')
-      const conv = await startFirstConversation(t.store.db, user.id, at)
-      expect(conv).toMatchObject({ userId: user.id, startedAt: at, lastActivityAt: at, endedAt: null })
-      expect((await currentConversation(t.store.db, user.id, 30, at)).conversation.id).toBe(conv.id)
-      const events = await t.store.db.query<{ type: string; detail: unknown }>(
-        "select type, detail from eventlog where user_id = $1 and type = 'conversation_started'",
-        [user.id],
-      )
-      const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
-      expect(events.map((e) => detail(e.detail))).toEqual([{ conversation_id: conv.id, previous: null }])
-    })
-
     test('insertUserForTurn: a new user with their first conversation and both events; ten at once make one of each', async () => {
       const key = { botId: 'b', kakaoUserId: `u-turn-${newId()}`, plusfriendUserKey: 'PFK' }
       const at = new Date('2026-12-02T09:00:00.000Z')
@@ -198,6 +184,36 @@ for (const dialect of await testDialects()) {
       const convs = await t.store.db.query('select id from conversation where user_id = $1', [userId])
       expect(convs).toHaveLength(1)
       expect(await t.store.db.query('select id from eventlog where user_id = $1', [userId])).toHaveLength(2)
+    })
+
+    test('insertUserForTurn writes all or nothing: a failed conversation insert leaves no user and no event', async () => {
+      const fail = (db: Db): Db => ({
+        dialect: db.dialect,
+        query: (sql, params, opts) =>
+          /insert into conversation/.test(sql)
+            ? Promise.reject(new Error('the conversation insert failed'))
+            : db.query(sql, params, opts),
+        tx: (fn) => db.tx((inner) => fn(fail(inner))),
+        exec: (sql) => db.exec(sql),
+        close: () => db.close(),
+      })
+      const kakaoUserId = `u-atomic-${newId()}`
+      const created = async () =>
+        Number(
+          (
+            await t.store.db.query<{ n: number }>(
+              "select count(*) as n from eventlog where type = 'user_created'",
+            )
+          )[0]!.n,
+        )
+      const before = await created()
+      await expect(
+        insertUserForTurn(fail(t.store.db), { botId: 'b', kakaoUserId }, new Date()),
+      ).rejects.toThrow('the conversation insert failed')
+      expect(
+        await t.store.db.query('select id from appuser where kakao_user_id = $1', [kakaoUserId]),
+      ).toEqual([])
+      expect(await created()).toBe(before)
     })
 
     test('a conversation idle past the session timeout is ended and a new one opened', async () => {

@@ -657,7 +657,8 @@ for (const dialect of await testDialects()) {
       expect(matching(first.sql, USER_READ)).toBe(0)
       expect(matching(first.sql, CONV_BY_USER)).toBe(0)
       expect(matching(first.sql, FIND_DUP)).toBe(0)
-      // Returning, in the open conversation: one read, one write that touches the conversation once.
+      // Returning, in the open conversation (remembered from the first turn): no read, one write that touches
+      // the conversation once.
       const second = await send('fast-2', url2)
       expect(second.json).toEqual(ACK)
       expect(matching(second.sql, USER_READ)).toBe(0)
