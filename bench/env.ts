@@ -1,4 +1,4 @@
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { existsSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import postgres from 'postgres'
@@ -8,8 +8,27 @@ import { type BenchServer, KBOT_ROOT, runCli, startServer } from './server.ts'
 
 export const PG_URL = process.env.BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/test'
 
-const NAME_COMMAND = join(KBOT_ROOT, 'plugins', 'name-command', 'index.ts')
+const NAME_COMMAND = join('plugins', 'name-command', 'index.ts')
 const PIPELINE_WITHOUT_NAMES = '["late-answer", "prompt-resolver", "history-context", "ai-dispatch"]'
+
+/**
+ * The bench's config.toml for the kbot tree at `root`: no settle delay, and a per-user limit the simulated users
+ * (far faster than people type) never reach. A tree without name-command (or without the rate-limit plugin, an
+ * older checkout measured as a baseline) gets what it knows.
+ */
+function benchConfig(root: string): string {
+  const lines = ['[kakao]', 'callback_settle_ms = 0']
+  if (!existsSync(join(root, NAME_COMMAND))) lines.push('[pipeline]', `order = ${PIPELINE_WITHOUT_NAMES}`)
+  else if (existsSync(join(root, 'plugins', 'rate-limit')))
+    lines.push('[plugins.rate-limit]', 'per_minute = 10000', 'burst = 10000')
+  return `${lines.join('\n')}\n`
+}
+
+/** The migration files of a kbot tree: two trees can share a schema only when these are the same. */
+const migrationsOf = (root: string): string =>
+  readdirSync(join(root, 'migrations', 'postgres'))
+    .sort()
+    .join(',')
 
 /**
  * What every phase shares: a private PostgreSQL schema, the fake model and the fake Kakao receiver (both in
@@ -25,7 +44,10 @@ export interface BenchEnv {
   kakao: FakeKakao
   /** Set when the default pipeline had to be shortened (plugins/name-command missing). */
   pipelineNote: string | null
-  /** `root`: another kbot checkout on the same database (it must have the same migrations). */
+  /**
+   * `root`: another kbot checkout; it shares the bench's schema when its migrations are this tree's, else it
+   * gets a schema of its own, migrated by its own `kbot migrate`.
+   */
   startKbot(label: string, env?: Record<string, string>, root?: string): Promise<BenchServer>
   setModelDelay(ms: number): void
   /**
@@ -65,22 +87,10 @@ export async function createBenchEnv(): Promise<BenchEnv> {
     const dir = mkdtempSync(join(tmpdir(), 'kbench-'))
     cleanups.push(() => rmSync(dir, { recursive: true, force: true }))
     const configPath = join(dir, 'config.toml')
-    const pipelineNote = existsSync(NAME_COMMAND)
+    const pipelineNote = existsSync(join(KBOT_ROOT, NAME_COMMAND))
       ? null
       : 'plugins/name-command is missing: the pipeline runs without it'
-    writeFileSync(
-      configPath,
-      [
-        '[kakao]',
-        'callback_settle_ms = 0',
-        // The load is a few thousand simulated users sending far faster than people type: the per-user limit
-        // stays in the pipeline (its statement is part of the ack) but must not refuse them.
-        ...(pipelineNote
-          ? ['[pipeline]', `order = ${PIPELINE_WITHOUT_NAMES}`]
-          : ['[plugins.rate-limit]', 'per_minute = 10000', 'burst = 10000']),
-        '',
-      ].join('\n'),
-    )
+    writeFileSync(configPath, benchConfig(KBOT_ROOT))
 
     const baseEnv = {
       DATABASE_URL: databaseUrl,
@@ -94,13 +104,38 @@ export async function createBenchEnv(): Promise<BenchEnv> {
     await runCli(['migrate'], baseEnv)
 
     const setModelDelay = (delayMs: number) => model.setDefault({ delayMs })
+    // Every schema a kbot of this bench writes to: the bench's own, and one per other checkout whose migrations
+    // differ from this tree's (an older main measured as a baseline would refuse a database newer than itself).
+    const schemas = [schema]
+    const envOf = new Map<string, Record<string, string>>([[KBOT_ROOT, baseEnv]])
+    const envFor = async (root: string): Promise<Record<string, string>> => {
+      const known = envOf.get(root) ?? (migrationsOf(root) === migrationsOf(KBOT_ROOT) ? baseEnv : null)
+      if (known) return known
+      const own = `${schema}_${schemas.length}`
+      await sql.unsafe(`create schema ${own}`)
+      schemas.push(own)
+      cleanups.push(() =>
+        sql.unsafe(`set lock_timeout = '10s'; drop schema if exists ${own} cascade`).simple(),
+      )
+      const ownConfig = join(dir, `config-${own}.toml`)
+      writeFileSync(ownConfig, benchConfig(root))
+      const ownEnv = {
+        ...baseEnv,
+        DATABASE_URL: `${PG_URL}${PG_URL.includes('?') ? '&' : '?'}search_path=${own}`,
+        KBOT_CONFIG: ownConfig,
+      }
+      await runCli(['migrate'], ownEnv, root)
+      envOf.set(root, ownEnv)
+      return ownEnv
+    }
     // Users, conversations and finished tasks stay: later phases meet a database that has seen traffic.
     const resetQueue = async ({ keepRunning = false } = {}) => {
       const unfinished = keepRunning ? `status = 'pending'` : `status in ('pending', 'processing')`
       const held = keepRunning ? ` and status <> 'processing'` : ''
-      await sql.unsafe(
-        `delete from ${schema}.aiprocessingtask where ${unfinished} or (callback_status = 'pending'${held})`,
-      )
+      for (const s of schemas)
+        await sql.unsafe(
+          `delete from ${s}.aiprocessingtask where ${unfinished} or (callback_status = 'pending'${held})`,
+        )
     }
     return {
       schema,
@@ -109,7 +144,8 @@ export async function createBenchEnv(): Promise<BenchEnv> {
       model,
       kakao,
       pipelineNote,
-      startKbot: (label, env = {}, root) => startServer({ label, env: { ...baseEnv, ...env }, root }),
+      startKbot: async (label, env = {}, root = KBOT_ROOT) =>
+        startServer({ label, env: { ...(await envFor(root)), ...env }, root }),
       setModelDelay,
       resetQueue,
       close,

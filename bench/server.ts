@@ -162,9 +162,9 @@ export async function killAll(opts: { final?: boolean } = {}): Promise<void> {
   await Promise.all(procs.map((p) => p.exited))
 }
 
-/** Runs a kbot CLI command to completion (e.g. `migrate`); throws with its stderr when it fails. */
-export async function runCli(args: string[], env: Record<string, string>): Promise<void> {
-  const proc = spawn(args, env, 'pipe')
+/** Runs a kbot CLI command (of the tree at `root`) to completion (e.g. `migrate`); throws with its stderr when it fails. */
+export async function runCli(args: string[], env: Record<string, string>, root?: string): Promise<void> {
+  const proc = spawn(args, env, 'pipe', root)
   const [code, err] = await Promise.all([proc.exited, new Response(proc.stderr).text()])
   if (code !== 0) throw new Error(`kbot ${args.join(' ')} failed (${code}): ${err.trim()}`)
 }
