@@ -109,6 +109,8 @@ export interface Completion {
   aiResponse?: string | null
   responseMessageId?: string | null
   tokensUsed?: number | null
+  /** The task's input rewritten as the work used it (a deferred ai_answer's composed model input); kept if absent. */
+  input?: unknown
   now?: Date
 }
 
@@ -118,9 +120,18 @@ export async function completeTask(db: Db, c: Completion): Promise<Task | null> 
   const rows = await db.query<Row>(
     `update aiprocessingtask
         set status = 'completed', lease_owner = null, lease_until = null, ai_response = $3,
-            response_message_id = $4, tokens_used = $5, error = null, completed_at = $6, updated_at = $6
+            response_message_id = $4, tokens_used = $5, error = null, completed_at = $6, updated_at = $6,
+            input = coalesce($7, input)
       where id = $1 and lease_owner = $2 and status = 'processing' returning *`,
-    [c.id, c.owner, c.aiResponse ?? null, c.responseMessageId ?? null, c.tokensUsed ?? null, now],
+    [
+      c.id,
+      c.owner,
+      c.aiResponse ?? null,
+      c.responseMessageId ?? null,
+      c.tokensUsed ?? null,
+      now,
+      c.input ?? null,
+    ],
   )
   return rows[0] ? toTask(rows[0]) : null
 }

@@ -38,11 +38,6 @@ export interface DeferredInput {
 export const isDeferredInput = (input: unknown): input is DeferredInput =>
   typeof input === 'object' && input !== null && (input as { v?: unknown }).v === 2
 
-/** The input the worker composed, kept on the task (ops views show its model and prompt). */
-export async function setTaskInput(db: Db, id: string, input: TaskInput): Promise<void> {
-  await db.query('update aiprocessingtask set input = $2 where id = $1', [id, input])
-}
-
 /** The kind every Kakao turn's task has (and every row from before migration 0002). */
 export const AI_ANSWER_KIND = 'ai_answer'
 

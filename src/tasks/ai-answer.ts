@@ -11,7 +11,7 @@ import type { Db } from '../store/db.ts'
 import { insertMessage } from '../store/messages.ts'
 import { insertPromptLog } from '../store/promptlog.ts'
 import { newId } from '../store/rows.ts'
-import { AI_ANSWER_KIND, isDeferredInput, setTaskInput, type Task, type TaskInput } from '../store/tasks.ts'
+import { AI_ANSWER_KIND, isDeferredInput, type Task, type TaskInput } from '../store/tasks.ts'
 import { getUser } from '../store/users.ts'
 
 export interface AiAnswerDeps {
@@ -103,10 +103,15 @@ export function aiAnswerHandler(deps: AiAnswerDeps) {
           input,
           result,
         })
-        // Ops views (model, prompt) read the task's input: keep what the model was given.
-        if (deferred) await setTaskInput(tx, task.id, input)
         await touchConversation(tx, task.convId)
-        return { aiResponse: result.text, responseMessageId: messageId, tokensUsed: result.totalTokens }
+        return {
+          aiResponse: result.text,
+          responseMessageId: messageId,
+          tokensUsed: result.totalTokens,
+          // Ops views (model, prompt) read the task's input: keep what the model was given, written by the
+          // completion's own update (one row version, one statement fewer).
+          ...(deferred && { input }),
+        }
       })
       if (completed) ctx.log.debug({ latencyMs: result.latencyMs, tokens: result.totalTokens }, 'answered')
     },

@@ -133,11 +133,11 @@ for (const dialect of await testDialects()) {
       opts: { moderation?: boolean; sdk?: boolean; compose?: (task: Task) => Promise<TaskInput> } = {},
     ) => {
       // The runner's database, every statement recorded (the handler's writes go through its transaction).
-      const statements: string[] = []
+      const statements: { sql: string; params: readonly unknown[] }[] = []
       const wrap = (inner: Db): Db => ({
         dialect: inner.dialect,
         query: (sql, params) => {
-          statements.push(sql)
+          statements.push({ sql, params: params ?? [] })
           return inner.query(sql, params)
         },
         tx: (fn) => inner.tx((tx) => fn(wrap(tx))),
@@ -251,9 +251,11 @@ for (const dialect of await testDialects()) {
         { id: task.id, status: 'completed', aiResponse: 'hello there' },
       ])
       expect(models.filter((m) => m.text === 'hello there')).toHaveLength(1)
-      // Moderation is off: never asked. The stored input is the task's own: not rewritten.
+      // Moderation is off: never asked. The stored input is the task's own: the completion leaves it (no $7).
       expect(moderationCalls.filter((c) => c.input === 'hello?')).toEqual([])
-      expect(statements.filter((s) => s.startsWith('update aiprocessingtask set input'))).toEqual([])
+      const completions = statements.filter((s) => s.sql.includes("set status = 'completed'"))
+      expect(completions.map((s) => s.params[0])).toEqual([task.id])
+      expect(completions[0]!.params[6]).toBeNull()
       await runner.stop(1000)
     })
 
@@ -303,6 +305,11 @@ for (const dialect of await testDialects()) {
       const row = await rowWhen(task.id, (r) => r.status === 'completed')
       expect(composedFor).toEqual([task.id])
       expect(json(row.input)).toEqual(inputOf('composed words'))
+      // Written by the completion's own update: the task row is updated once after its claim, not twice.
+      const writes = composing.statements.filter((s) => /^\s*update aiprocessingtask/.test(s.sql))
+      expect(writes.filter((s) => s.params[0] === task.id).map((s) => s.sql.includes('input ='))).toEqual([
+        true,
+      ])
       expect(modelCalls.find((c) => c.utterance === 'composed words')!.input).toEqual(
         inputOf('composed words'),
       )
