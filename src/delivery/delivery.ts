@@ -69,15 +69,27 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       if (Date.now() < settleAt) await Bun.sleep(settleAt - Date.now())
       const now = new Date()
       if (task.expiresAt && now >= task.expiresAt) return // the guard marks it expired
-      const claimed = await claimCallback(deps.db, task.id, now)
+      // A task handed over completed (the worker's own, the usual case) is claimed and counted as delivered in
+      // one statement: its answer is final, so its reply is known before the claim.
+      const known =
+        task.status === 'completed' && task.aiResponse !== null
+          ? { text: task.aiResponse, reply: answerReply(task.aiResponse, deps.messages) }
+          : null
+      const claimed = await claimCallback(
+        deps.db,
+        task.id,
+        now,
+        known ? { text: known.text, remainingText: known.reply.remaining } : undefined,
+      )
       opts.onClaim?.()
       if (!claimed) return
       const log = deps.log.child({ taskId: claimed.id })
       let body: SkillResponse
       let remaining: string | null = null
       const isAnswer = claimed.status === 'completed' && claimed.aiResponse !== null
+      const countedByClaim = isAnswer && known !== null && claimed.aiResponse === known.text
       if (isAnswer) {
-        const reply = answerReply(claimed.aiResponse!, deps.messages)
+        const reply = countedByClaim ? known.reply : answerReply(claimed.aiResponse!, deps.messages)
         body = reply.response
         remaining = reply.remaining
       } else {
@@ -90,7 +102,7 @@ export function createDelivery(deps: DeliveryDeps): Delivery {
       // The answer counts as delivered (and its rest is kept for "자세히") before the POST: the user sees the
       // bubble the moment Kakao has it, and may tap "자세히" (or type "답변 확인") before Kakao's reply reaches us.
       // A failed POST takes it back below.
-      if (isAnswer)
+      if (isAnswer && !countedByClaim)
         await recordCallbackOutcome(deps.db, claimed.id, {
           status: 'sent',
           error: null,

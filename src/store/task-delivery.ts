@@ -8,13 +8,32 @@ export const CALLBACK_MIN_LIFE_MS = 500
 /**
  * Takes the single use of a task's callbackUrl. Whoever gets the row back is the only one allowed to POST;
  * the status is written before the request so that a crash can never lead to a second POST.
+ *
+ * `answer`: the caller already holds the task completed with this answer (a completed task's answer never
+ * changes) and what of it will not fit the callback: the same update counts the answer as delivered and keeps
+ * its rest for "자세히", when the row is still that answer — one statement and one commit before the POST
+ * instead of two. The caller compares the returned row's `aiResponse` to know whether it was.
  */
-export async function claimCallback(db: Db, id: string, now = new Date()): Promise<Task | null> {
+export async function claimCallback(
+  db: Db,
+  id: string,
+  now = new Date(),
+  answer?: { text: string; remainingText: string | null },
+): Promise<Task | null> {
   // Not in the URL's last half second: a POST that cannot arrive in time is never started.
+  const delivered = `status = 'completed' and ai_response = $4`
   const rows = await db.query<Row>(
-    `update aiprocessingtask set callback_status = 'sent', callback_sent_at = $2, updated_at = $2
+    `update aiprocessingtask set callback_status = 'sent', callback_sent_at = $2, updated_at = $2,
+            delivered_at = case when ${delivered} then $2 else delivered_at end,
+            remaining_text = case when ${delivered} then $5 else remaining_text end
       where id = $1 and callback_status = 'pending' and (expires_at is null or expires_at > $3) returning *`,
-    [id, now, new Date(now.getTime() + CALLBACK_MIN_LIFE_MS)],
+    [
+      id,
+      now,
+      new Date(now.getTime() + CALLBACK_MIN_LIFE_MS),
+      answer?.text ?? null,
+      answer?.remainingText ?? null,
+    ],
   )
   return rows[0] ? toTask(rows[0]) : null
 }

@@ -368,6 +368,66 @@ for (const dialect of await testDialects()) {
         expect(await eventsOf(task)).toEqual([])
       })
 
+      test('a task handed over completed is claimed and counted delivered in one statement; one read before takes two', async () => {
+        // Every statement delivery sends, and how many had been sent when the POST went out.
+        const sent: string[] = []
+        const recording: Db = {
+          ...db(),
+          query: (sql, params) => {
+            sent.push(sql.trim().split(/\s+/).slice(0, 3).join(' '))
+            return db().query(sql, params)
+          },
+        }
+        let beforePost = -1
+        const counting = () =>
+          delivery({
+            db: recording,
+            post: (url, body, ms) => {
+              beforePost = sent.length
+              return postCallback(url, body, ms)
+            },
+          })
+        const long = Array.from(
+          { length: 8 },
+          (_, i) => `${i + 1}번째 문단. ${'가나다라마 '.repeat(80)}`,
+        ).join('\n\n')
+        const shaped = shapeAnswer(long)
+
+        // The worker's case: the task it just completed.
+        const done = await makeTask({ status: 'completed', aiResponse: long })
+        await counting().deliver(done)
+        expect(beforePost).toBe(1)
+        expect(sent).toEqual(['update aiprocessingtask set'])
+        const first = await row(done)
+        expect([first.callbackStatus, first.remainingText]).toEqual(['sent', shaped.remaining])
+        expect(first.deliveredAt?.getTime()).toBe(first.callbackSentAt?.getTime())
+
+        // A row read while the task still ran (the guard's): the claim returns the answer, a second write counts it.
+        const running = await makeTask({ status: 'processing' })
+        await db().query(`update aiprocessingtask set status = 'completed', ai_response = $2 where id = $1`, [
+          running.id,
+          long,
+        ])
+        sent.length = 0
+        await counting().deliver(running)
+        expect(beforePost).toBe(2)
+        const second = await row(running)
+        expect([second.callbackStatus, second.remainingText]).toEqual(['sent', shaped.remaining])
+        expect(second.deliveredAt).not.toBeNull()
+        expect(kakao.arrivalsFor(running.callbackUrl!)).toHaveLength(1)
+
+        // A handed-over answer that is not the row's (never so in kbot): the row's answer goes, counted apart.
+        const other = await makeTask({ status: 'completed', aiResponse: '지금 저장된 답변이에요.' })
+        sent.length = 0
+        await counting().deliver({ ...other, aiResponse: long })
+        expect(beforePost).toBe(2)
+        const third = await row(other)
+        expect([third.remainingText, third.deliveredAt === null]).toEqual([null, false])
+        expect(kakao.arrivalsFor(other.callbackUrl!).map((a) => a.body)).toEqual([
+          { version: '2.0', template: { outputs: [text('지금 저장된 답변이에요.')] } },
+        ])
+      })
+
       test('onClaim: reported once the claim is tried, before the POST; also when another took the callback', async () => {
         const task = await makeTask({ status: 'completed', aiResponse: '네, 확인했어요.' })
         const seen: string[] = []
