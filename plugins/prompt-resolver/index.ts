@@ -2,9 +2,8 @@ import * as v from 'valibot'
 import { nameVars } from '../../src/names/josa.ts'
 import { definePlugin } from '../../src/pipeline/types.ts'
 import { koreanDate, koreanTime, renderPrompt } from '../../src/prompts/render.ts'
-import { DEFAULT_SYSTEM_PROMPT, getActivePrompt, type PromptVersion } from '../../src/store/prompts.ts'
-import { getSummary } from '../../src/store/summaries.ts'
-import { getUser } from '../../src/store/users.ts'
+import { DEFAULT_SYSTEM_PROMPT, type PromptVersion } from '../../src/store/prompts.ts'
+import { loadComposeContext } from '../../src/store/turn-context.ts'
 
 /**
  * Picks the prompt for this turn and renders its variables. At ack time only its name is chosen; the active
@@ -61,12 +60,8 @@ export default definePlugin({
       const name = req.promptName
       // Read fresh, not from the cache: the worker may be another instance than the one that took the turn,
       // and on SQLite nothing tells its cache of a change (PostgreSQL's NOTIFY does, within milliseconds).
-      // The three reads go out together; the model call is seconds away.
-      const [active, user, summary] = await Promise.all([
-        getActivePrompt(deps.db, name),
-        getUser(deps.db, req.userId),
-        getSummary(deps.db, req.userId),
-      ])
+      // One statement for the three; the model call is seconds away, but this is on its way.
+      const { prompt: active, userName, summary } = await loadComposeContext(deps.db, name, req.userId)
       let version: PromptVersion | null = active
       if (!version) {
         if (!warned)
@@ -87,10 +82,10 @@ export default definePlugin({
       }
       req.vars = {
         // user_name plus its particle forms: user_name_vocative (민수야/길동아), _topic, _subject, _object, _copula.
-        ...nameVars(user?.name ?? null),
+        ...nameVars(userName),
         today: koreanDate(req.receivedAt, options.time_zone),
         now: koreanTime(req.receivedAt, options.time_zone),
-        summary: summary?.summary ?? '',
+        summary: summary ?? '',
         ...req.vars,
       }
       req.prompt = {

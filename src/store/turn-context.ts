@@ -5,6 +5,7 @@ import {
   toConversation,
 } from './conversations.ts'
 import type { Db } from './db.ts'
+import { type PromptVersion, toPrompt } from './prompts.ts'
 import { newId } from './rows.ts'
 import type { Row } from './tasks.ts'
 import { type AppUser, insertUser, insertUserCtes, toUser, type UserKey } from './users.ts'
@@ -90,6 +91,39 @@ export async function insertUserForTurn(
     [newId(), key.botId, key.kakaoUserId, key.plusfriendUserKey ?? null, now, newId(), newId(), newId()],
   )
   return { user: toUser(rows[0]!), conversation: conversationOf(rows[0]!) }
+}
+
+/** What a stored turn's prompt needs when a worker composes it (prompt-resolver). */
+export interface ComposeContext {
+  /** The prompt's active version, or null (none yet: the built-in default is used). */
+  prompt: PromptVersion | null
+  /** The user's current name: a name told after the ack is used. */
+  userName: string | null
+  summary: string | null
+}
+
+/**
+ * The worker-time reads of a turn, in ONE statement: the prompt's active version, the user's current name and
+ * their summary, read fresh (the worker may be another instance than the one that took the turn). One round
+ * trip on one connection, where three reads at once took three of the pool's and waited for the slowest.
+ */
+export async function loadComposeContext(
+  db: Db,
+  promptName: string,
+  userId: string,
+): Promise<ComposeContext> {
+  const rows = await db.query<Row>(
+    `select p.*, (select name from appuser where id = $2) as k_user_name,
+            (select summary from usersummary where user_id = $2) as k_summary
+       from (select 1 as one) o left join prompttemplate p on p.name = $1 and p.is_active = $3`,
+    [promptName, userId, true],
+  )
+  const row = rows[0]!
+  return {
+    prompt: row.id != null ? toPrompt(row) : null,
+    userName: row.k_user_name == null ? null : String(row.k_user_name),
+    summary: row.k_summary == null ? null : String(row.k_summary),
+  }
 }
 
 const conversationColumns = CONVERSATION_COLUMNS.map((c) => `c.${c} as c_${c}`).join(', ')

@@ -1,6 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { currentConversation } from '../../src/store/conversations.ts'
 import type { Db, Dialect } from '../../src/store/db.ts'
+import { saveSummary } from '../../src/store/memory.ts'
 import { insertMessage, recentMessages } from '../../src/store/messages.ts'
 import { activatePrompt, createPromptVersion, getActivePrompt } from '../../src/store/prompts.ts'
 import { newId } from '../../src/store/rows.ts'
@@ -15,8 +16,8 @@ import {
 } from '../../src/store/task-claims.ts'
 import { claimCallback, dueCallbacks } from '../../src/store/task-delivery.ts'
 import { findDuplicate, getTask, insertTask, type TaskInput } from '../../src/store/tasks.ts'
-import { insertUserForTurn } from '../../src/store/turn-context.ts'
-import { insertUser, upsertUser } from '../../src/store/users.ts'
+import { insertUserForTurn, loadComposeContext } from '../../src/store/turn-context.ts'
+import { insertUser, setUserName, upsertUser } from '../../src/store/users.ts'
 import { testDialects, useTestDb } from '../helpers/db.ts'
 import { waitFor } from '../helpers/wait.ts'
 
@@ -148,6 +149,60 @@ for (const dialect of await testDialects()) {
       )
       const detail = (d: unknown) => (typeof d === 'string' ? JSON.parse(d) : d)
       expect(events.map((e) => [e.type, detail(e.detail)])).toEqual([['user_created', { bot_id: 'b' }]])
+    })
+
+    test('loadComposeContext: the active prompt version, the current name and the summary of this user, in one read', async () => {
+      const db = t.store.db
+      const statements: string[] = []
+      const counting: Db = {
+        ...db,
+        query: (sql, params) => {
+          statements.push(sql)
+          return db.query(sql, params)
+        },
+      }
+      const { user } = await upsertUser(db, { botId: 'b', kakaoUserId: `compose-${dialect}` })
+      const { user: other } = await upsertUser(db, { botId: 'b', kakaoUserId: `compose-other-${dialect}` })
+      const name = `compose-${dialect}`
+      // Nothing yet: no version of this prompt, no name, no summary.
+      expect(await loadComposeContext(counting, name, user.id)).toEqual({
+        prompt: null,
+        userName: null,
+        summary: null,
+      })
+      expect(statements).toHaveLength(1)
+
+      await createPromptVersion(db, { name, systemPrompt: 'v1 {{user_name}}', activate: true })
+      const v2 = await createPromptVersion(db, { name, systemPrompt: 'v2 {{user_name}}', activate: false })
+      await setUserName(db, user.id, '지은')
+      const { conversation } = await currentConversation(db, other.id, 30)
+      const m = await insertMessage(db, { convId: conversation.id, role: 'user', content: '안녕' })
+      await saveSummary(db, {
+        userId: other.id,
+        summary: '다른 사람',
+        lastMessageId: m.id,
+        expected: null,
+        now: new Date(),
+      })
+      const first = await loadComposeContext(db, name, user.id)
+      expect([first.prompt?.version, first.prompt?.systemPrompt, first.userName, first.summary]).toEqual([
+        1,
+        'v1 {{user_name}}',
+        '지은',
+        null,
+      ])
+      await activatePrompt(db, v2.id)
+      await saveSummary(db, {
+        userId: user.id,
+        summary: '배송 문의',
+        lastMessageId: m.id,
+        expected: null,
+        now: new Date(),
+      })
+      const second = await loadComposeContext(db, name, user.id)
+      expect(second.prompt).toEqual(await getActivePrompt(db, name))
+      expect([second.prompt?.version, second.summary]).toEqual([2, '배송 문의'])
+      expect((await loadComposeContext(db, name, other.id)).summary).toBe('다른 사람')
     })
 
     test('insertUserForTurn: a new user with their first conversation and both events; ten at once make one of each', async () => {
