@@ -13,7 +13,8 @@ import { DEFAULT_MESSAGES } from '../../src/texts.ts'
 describe('prompt variables', () => {
   test('PROMPT_VARIABLES is exactly what prompt-resolver provides', async () => {
     const config = loadConfig({ env: {} })
-    const db = { dialect: 'sqlite', query: async () => [] } as unknown as Db
+    // The worker-time read's one row, as a database with no prompt, no name and no summary answers it.
+    const db = { dialect: 'sqlite', query: async () => [{}] } as unknown as Db
     const deps = {
       config,
       db,
